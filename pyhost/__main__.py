@@ -1,0 +1,5 @@
+"""``python -m pyhost``."""
+
+from pyhost.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""Fleet audits (CIS Docker Benchmark style) on pytest and testinfra."""

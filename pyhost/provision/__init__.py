@@ -1,0 +1,1 @@
+"""Provisioning Docker CE over SSH: facts, steps, apply, verify."""
