@@ -56,6 +56,7 @@ class Connection:
 
     name: str
     is_root: bool
+    become_password: str | None = None
 
     def run(
         self,
@@ -80,8 +81,6 @@ class Connection:
         if check and not result.ok:
             raise CommandFailed(self.name, shown, result.exit_code, result.stderr)
         return result
-
-    become_password: str | None = None
 
     def _run(
         self,

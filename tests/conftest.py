@@ -51,14 +51,31 @@ def docker_engine(lab_workdir: pathlib.Path) -> Iterator[Any]:
     if problem:
         pytest.skip(problem)
     engine = ensure_engine(lab_workdir / "dockerd")
-    try:
-        from labkit.hosts import remove_labelled
+    from labkit.hosts import remove_labelled
 
+    left: list[str] = []
+    try:
         # What a killed earlier run left behind goes first.
         remove_labelled(engine.client)
         yield engine.client
     finally:
+        # Everything the tests made carries the lab label and must be gone by now.
+        left = lab_objects(engine.client)
+        remove_labelled(engine.client)
         engine.stop()
+    if left:
+        pytest.fail(f"the tests left lab objects behind: {', '.join(left)}")
+
+
+def lab_objects(client: Any) -> list[str]:
+    from labkit.hosts import LABEL
+
+    filters = {"label": [LABEL]}
+    return (
+        [f"container {c.name}" for c in client.containers.list(all=True, filters=filters)]
+        + [f"network {n.name}" for n in client.networks.list(filters=filters)]
+        + [f"volume {v.name}" for v in client.volumes.list(filters=filters)]
+    )
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +89,10 @@ def lab_image(docker_engine: Any) -> str:
 
 
 @pytest.fixture(scope="session")
-def docker_ce_repo(lab_workdir: pathlib.Path) -> Any:
+def docker_ce_repo(lab_workdir: pathlib.Path) -> Iterator[Any]:
     """Docker CE's apt repository, rebuilt for this run and signed with a fresh key."""
+    import shutil
+
     from labkit.aptrepo import build_docker_ce_repo, missing_tools
 
     if os.geteuid() != 0:
@@ -81,7 +100,10 @@ def docker_ce_repo(lab_workdir: pathlib.Path) -> Any:
     missing = missing_tools()
     if missing:
         pytest.skip(f"cannot build the lab's Docker CE repository: {', '.join(missing)}")
-    return build_docker_ce_repo(lab_workdir / "repo")
+    try:
+        yield build_docker_ce_repo(lab_workdir / "repo")
+    finally:
+        shutil.rmtree(lab_workdir / "repo", ignore_errors=True)  # ~400 MB of packages
 
 
 @pytest.fixture(scope="session")

@@ -25,13 +25,29 @@ def add_parser(subparsers: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
+    parser.add_argument(
+        "-a", "--all", action="store_true", help="also list containers that are not running"
+    )
     parser.add_argument("-H", "--host", metavar="[USER@]HOST[:PORT]", help="a remote host")
     add_json_argument(parser)
     parser.set_defaults(execute=execute)
 
 
 def execute(args: argparse.Namespace) -> ExitStatus:
-    raise NotAvailableError(
-        "listing containers is not in this version of pyhost yet",
-        hint="it arrives with the inspect feature",
-    )
+    if args.host:
+        raise NotAvailableError(
+            "remote hosts are not in this version of pyhost yet",
+            hint="run pyhost ps on the host itself meanwhile",
+        )
+    from pyhost.inspect.collect.containers import collect
+
+    data = collect(include_stopped=args.all)
+    if args.json:
+        import json
+
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        from pyhost.inspect.report import print_ps
+
+        print_ps(data)
+    return ExitStatus.OK

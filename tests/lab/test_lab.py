@@ -146,3 +146,42 @@ def test_apt_refuses_the_repository_signed_by_another_key(lab: Any, docker_ce_re
         for version in docker_ce_repo.versions["docker-ce"]:
             assert version not in policy
         conn.run("rm -f /etc/apt/sources.list.d/docker.sources", sudo=True)
+
+
+def test_the_repositorys_docker_ce_really_runs_on_a_lab_host(lab: Any, docker_ce_repo: Any) -> None:
+    """Install each docker-ce version from the lab repository: dockerd runs and says which."""
+    host = lab.hosts[2]
+    with ssh(lab, host) as conn:
+        conn.run(
+            "install -d -m 0755 /etc/apt/keyrings && cat > /etc/apt/keyrings/docker.asc",
+            sudo=True,
+            stdin=docker_ce_repo.key_file.read_text(),
+        )
+        _configure_repo(conn, lab, docker_ce_repo, "/etc/apt/keyrings/docker.asc")
+        conn.run("apt-get update -q", sudo=True, timeout=120)
+        for version in docker_ce_repo.versions["docker-ce"]:
+            upstream = version.split(":", 1)[1].split("-", 1)[0]  # 5:20.10.25-1~... -> 20.10.25
+            conn.run(
+                "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades "
+                f"docker-ce={version} docker-ce-cli={version} containerd.io",
+                sudo=True,
+                timeout=300,
+            )
+            active = conn.run("systemctl is-active docker containerd", check=False).stdout
+            assert active.split() == ["active", "active"], active
+            server = conn.run(
+                "docker version --format '{{.Server.Version}}'", sudo=True, timeout=60
+            ).stdout.strip()
+            assert server.startswith(f"{upstream}+"), (version, server)
+        # and it runs containers: an image made on the host from its own /usr/bin/true
+        conn.run(
+            "tar -C / -ch usr/bin/true usr/bin/false lib/x86_64-linux-gnu/libc.so.6 "
+            "lib64/ld-linux-x86-64.so.2 | docker import - lab/true",
+            sudo=True,
+            timeout=60,
+        )
+        assert conn.run("docker run --rm lab/true /usr/bin/true", sudo=True).exit_code == 0
+        assert (
+            conn.run("docker run --rm lab/true /usr/bin/false", sudo=True, check=False).exit_code
+            == 1
+        )

@@ -19,7 +19,7 @@ from typing import Any
 from labkit.image import LAB_UID, LAB_USER
 
 LABEL = "pyhost.lab"
-REPO_ALIAS = "repo"
+REPO_NAME = "repo.lab"
 REPO_PORT = 8080
 
 
@@ -48,6 +48,7 @@ class Lab:
     network: Any = None
     hosts: list[LabHost] = field(default_factory=list)
     repo_container: Any = None
+    repo_ip: str = ""
     repo_url: str = ""  # as the lab hosts see it
     repo_local_url: str = ""  # as this machine sees it (127.0.0.1)
     sudo_password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
@@ -123,6 +124,9 @@ class Lab:
             ports={"22/tcp": ("127.0.0.1", None)},
             network=self.network.name,
             stop_signal="SIGRTMIN+3",
+            # The repository's name in /etc/hosts: resolved without DNS, whose queries for
+            # the missing AAAA record would wait for upstream servers this sandbox lacks.
+            extra_hosts={REPO_NAME: self.repo_ip} if self.repo_ip else None,
         )
         container.put_archive("/", self._authorized_keys_tar())
         container.start()
@@ -186,11 +190,11 @@ class Lab:
             ports={f"{REPO_PORT}/tcp": ("127.0.0.1", None)},
             network=self.network.name,
         )
-        self.network.disconnect(self.repo_container)
-        self.network.connect(self.repo_container, aliases=[REPO_ALIAS])
         self.repo_container.reload()
+        networks = self.repo_container.attrs["NetworkSettings"]["Networks"]
+        self.repo_ip = networks[self.network.name]["IPAddress"]
         port = int(self.repo_container.ports[f"{REPO_PORT}/tcp"][0]["HostPort"])
-        self.repo_url = f"http://{REPO_ALIAS}:{REPO_PORT}"
+        self.repo_url = f"http://{REPO_NAME}:{REPO_PORT}"
         self.repo_local_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -226,7 +230,10 @@ def remove_labelled(client: Any, labels: dict[str, str] | None = None) -> list[s
             volume.remove(force=True)
         except Exception as e:
             left.append(f"volume {volume.name}: {e}")
-    left += [f"container {c.name}" for c in client.containers.list(all=True, filters=filters)]
-    left += [f"network {n.name}" for n in client.networks.list(filters=filters)]
-    left += [f"volume {v.name}" for v in client.volumes.list(filters=filters)]
+    for kind, found in (
+        ("container", client.containers.list(all=True, filters=filters)),
+        ("network", client.networks.list(filters=filters)),
+        ("volume", client.volumes.list(filters=filters)),
+    ):
+        left += [f"{kind} {item.name} (still there)" for item in found]
     return left

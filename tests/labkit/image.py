@@ -27,6 +27,8 @@ PACKAGES = (
     "iptables",
     "gnupg",
     "ca-certificates",
+    # as on a real server: lets non-root users ask systemd (systemctl is-active ...)
+    "dbus",
     # dockerd of the lab's Docker CE packages links against it
     "libdevmapper1.02.1",
 )
@@ -64,12 +66,11 @@ MASKED_UNITS = (
     "apt-daily-upgrade.timer",
 )
 
-RECIPE_VERSION = "1"
-
 
 def recipe_tag() -> str:
-    recipe = "|".join([RECIPE_VERSION, SUITE, *PACKAGES, HOSTKEYS_UNIT, *MASKED_UNITS])
-    return f"pyhost-lab/{SUITE}-systemd:{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+    """The image's tag: a hash of this file, which holds the whole recipe."""
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    return f"pyhost-lab/{SUITE}-systemd:{digest}"
 
 
 def debian_mirror() -> str:
@@ -137,6 +138,10 @@ def _customize(root: Path) -> None:
     for path in [root / "etc/apt/sources.list", *(root / "etc/apt/sources.list.d").glob("*")]:
         if path.is_file():
             path.unlink()
+    # apt looks up SRV records (_http._tcp.<host>) through DNS before it connects, even for
+    # names in /etc/hosts; Docker's DNS forwards them to servers this sandbox cannot reach,
+    # and each lookup waits 10 s. No repository of the lab needs SRV records.
+    (root / "etc/apt/apt.conf.d/99pyhost-lab").write_text('Acquire::EnableSrvRecords "false";\n')
     (root / "etc/hostname").write_text("lab\n")
     machine_id = root / "etc/machine-id"
     machine_id.write_text("")
@@ -196,6 +201,10 @@ def ensure_base_image(client: Any, *, workdir: Path | None = None) -> str:
             changes=['CMD ["/lib/systemd/systemd"]', "ENV container=docker"],
         )
         client.images.get(tag)
+        # older recipes' images only take space now
+        for image in client.images.list(name=repo):
+            if tag not in image.tags:
+                client.images.remove(image.id, force=True)
         return tag
     finally:
         _unmount_below(build / "root")

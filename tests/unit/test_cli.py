@@ -144,3 +144,22 @@ def test_console_script_is_installed() -> None:
     assert script.exists(), "pip install -e . should install the pyhost console script"
     res = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.startswith("pyhost ")
+
+
+def test_pyhost_inspect_never_shadows_the_stdlib_inspect() -> None:
+    probe = (
+        "import pyhost, pyhost.inspect, pyhost.inspect.collect.containers, inspect, sys\n"
+        "assert 'pyhost' not in inspect.__file__, inspect.__file__\n"
+        "assert hasattr(inspect, 'getsource'), inspect.__file__\n"
+        "assert pyhost.inspect.__name__ == 'pyhost.inspect'\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(pyhost.__file__).parent.parent,  # the checkout's root, where pyhost/ lies
+        check=False,
+    )
+    assert res.stdout.strip() == "ok", res.stderr
