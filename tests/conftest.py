@@ -51,31 +51,25 @@ def docker_engine(lab_workdir: pathlib.Path) -> Iterator[Any]:
     if problem:
         pytest.skip(problem)
     engine = ensure_engine(lab_workdir / "dockerd")
-    from labkit.hosts import remove_labelled
+    from labkit.hosts import OWNER, objects_of, remove_labelled, remove_orphans
 
+    mine = {OWNER: str(os.getpid())}
     left: list[str] = []
     try:
-        # What a killed earlier run left behind goes first.
-        remove_labelled(engine.client)
+        # What a killed earlier run left behind goes first (never a live run's).
+        remove_orphans(engine.client)
         yield engine.client
     finally:
-        # Everything the tests made carries the lab label and must be gone by now.
-        left = lab_objects(engine.client)
-        remove_labelled(engine.client)
+        # Everything this run made carries its labels and must be gone by now.
+        left = [
+            f"{kind} {item.name}"
+            for kind, items in objects_of(engine.client, mine).items()
+            for item in items
+        ]
+        remove_labelled(engine.client, mine)
         engine.stop()
     if left:
         pytest.fail(f"the tests left lab objects behind: {', '.join(left)}")
-
-
-def lab_objects(client: Any) -> list[str]:
-    from labkit.hosts import LABEL
-
-    filters = {"label": [LABEL]}
-    return (
-        [f"container {c.name}" for c in client.containers.list(all=True, filters=filters)]
-        + [f"network {n.name}" for n in client.networks.list(filters=filters)]
-        + [f"volume {v.name}" for v in client.volumes.list(filters=filters)]
-    )
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from labkit.hosts import lab_labels
 
 pytestmark = pytest.mark.lab
 
@@ -32,7 +33,7 @@ def pyhost_ps(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 def containers(docker_engine: Any, lab_image: str) -> Iterator[dict[str, Any]]:
     """A default container, a badly isolated one, and a stopped one."""
     tag = secrets.token_hex(3)
-    labels = {"pyhost.lab": f"ps-{tag}"}
+    labels = lab_labels(f"ps-{tag}")
     made: dict[str, Any] = {}
     try:
         made["limited"] = docker_engine.containers.run(

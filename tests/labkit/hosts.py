@@ -7,6 +7,7 @@ Every object the lab creates (containers, network, volumes) carries the label
 from __future__ import annotations
 
 import io
+import os
 import secrets
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 from labkit.image import LAB_UID, LAB_USER
 
 LABEL = "pyhost.lab"
+OWNER = "pyhost.lab.pid"  # the test process that made it: alive means still in use
 REPO_NAME = "repo.lab"
 REPO_PORT = 8080
 
@@ -63,7 +65,7 @@ class Lab:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {LABEL: self.run_id}
+        return lab_labels(self.run_id)
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -210,9 +212,45 @@ class Lab:
         return remove_labelled(self.client, {LABEL: self.run_id})
 
 
-def remove_labelled(client: Any, labels: dict[str, str] | None = None) -> list[str]:
-    """Remove lab containers, networks and volumes (all runs' when ``labels`` is None)."""
-    selector = [f"{k}={v}" for k, v in labels.items()] if labels else [LABEL]
+def lab_labels(run_id: str) -> dict[str, str]:
+    """Labels for everything a test run makes: its run id and the pid that owns it."""
+    return {LABEL: run_id, OWNER: str(os.getpid())}
+
+
+def _orphaned(item: Any) -> bool:
+    labels = item.attrs.get("Labels") or item.attrs.get("Config", {}).get("Labels") or {}
+    pid = labels.get(OWNER, "")
+    return not (pid.isdigit() and Path(f"/proc/{pid}").exists())
+
+
+def objects_of(client: Any, labels: dict[str, str]) -> dict[str, list[Any]]:
+    filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+    return {
+        "container": client.containers.list(all=True, filters=filters),
+        "network": client.networks.list(filters=filters),
+        "volume": client.volumes.list(filters=filters),
+    }
+
+
+def remove_orphans(client: Any) -> list[str]:
+    """Remove what killed earlier runs left (their owner process is gone); not live runs'."""
+    filters = {"label": [LABEL]}
+    removed = []
+    for container in client.containers.list(all=True, filters=filters):
+        if _orphaned(container):
+            container.remove(force=True, v=True)
+            removed.append(container.name)
+    for collection in (client.networks, client.volumes):
+        for item in collection.list(filters=filters):
+            if _orphaned(item):
+                item.remove()
+                removed.append(item.name)
+    return removed
+
+
+def remove_labelled(client: Any, labels: dict[str, str]) -> list[str]:
+    """Remove the containers, networks and volumes that carry ``labels``."""
+    selector = [f"{k}={v}" for k, v in labels.items()]
     filters = {"label": selector}
     left: list[str] = []
     for container in client.containers.list(all=True, filters=filters):
