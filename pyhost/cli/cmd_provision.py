@@ -12,7 +12,7 @@ from pyhost.cli.common import (
     add_json_argument,
     selected_hosts,
 )
-from pyhost.errors import ExitStatus, NotAvailableError
+from pyhost.errors import ExitStatus
 
 EXAMPLES = """\
 examples:
@@ -35,6 +35,17 @@ def add_parser(subparsers: Any) -> None:
     add_inventory_arguments(parser)
     parser.add_argument("--check", action="store_true", help="show the plan; change nothing")
     parser.add_argument("--diff", action="store_true", help="show the changes to files")
+    parser.add_argument(
+        "--known-hosts",
+        metavar="FILE",
+        help="an extra known_hosts file (~/.ssh/known_hosts is always read)",
+    )
+    parser.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="trust hosts whose key is not known yet (first contact); a changed key is "
+        "refused always",
+    )
     add_forks_argument(parser)
     add_json_argument(parser)
     parser.set_defaults(execute=execute)
@@ -42,7 +53,71 @@ def add_parser(subparsers: Any) -> None:
 
 def execute(args: argparse.Namespace) -> ExitStatus:
     hosts = selected_hosts(args)
-    raise NotAvailableError(
-        f"provisioning is not in this version of pyhost yet ({len(hosts)} host(s) selected)",
-        hint="it arrives with the provision feature; use get.docker.com meanwhile",
+    from pyhost.provision.fleet import as_json, exit_status, provision_fleet
+
+    printer = None if args.json else _Printer(diff=args.diff, check=args.check)
+    reports = provision_fleet(
+        hosts,
+        check=args.check,
+        forks=args.forks,
+        known_hosts=args.known_hosts,
+        accept_new_host_keys=args.accept_new_host_keys,
+        progress=printer.progress if printer else None,
     )
+    if args.json:
+        import json
+
+        print(json.dumps(as_json(reports, check=args.check), indent=2))
+    else:
+        assert printer is not None
+        printer.finish(reports)
+    return exit_status(reports)
+
+
+class _Printer:
+    """Progress while hosts work, each host's changes, then Ansible's recap."""
+
+    def __init__(self, *, diff: bool, check: bool) -> None:
+        import threading
+
+        from rich.console import Console
+
+        self.console = Console(highlight=False)
+        self.diff = diff
+        self.check = check
+        self.lock = threading.Lock()
+
+    def progress(self, host: str, step: str) -> None:
+        if not self.console.is_terminal:  # progress is for people watching, not for logs
+            return
+        with self.lock:
+            self.console.print(f"[dim]{host}: {step}[/]")
+
+    def finish(self, reports: list[Any]) -> None:
+        from rich.markup import escape
+
+        from pyhost.provision.fleet import recap_line
+
+        out = self.console
+        verb = "would" if self.check else "did"
+        for r in reports:
+            colour = {"ok": "green", "changed": "yellow"}.get(r.status, "red")
+            head = f"[bold {colour}]{escape(r.host)}[/]: {r.status}"
+            if r.os:
+                head += f" ({escape(r.os)}"
+                head += f", Docker {escape(r.docker_version)})" if r.docker_version else ")"
+            out.print(head)
+            for change in r.changes:
+                out.print(f"  {verb}: {escape(change.summary)}")
+                if self.diff and change.diff:
+                    out.print(escape(change.diff.rstrip("\n")), style="cyan")
+            for note in r.notes:
+                out.print(f"  [yellow]note:[/] {escape(note)}")
+            if r.error:
+                out.print(f"  [red]error:[/] {escape(r.error)}")
+        out.print()
+        out.print(
+            "[bold]PLAY RECAP[/]" + (" (check mode: nothing was changed)" if self.check else "")
+        )
+        for r in reports:
+            out.print(escape(recap_line(r)))

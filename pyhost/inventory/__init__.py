@@ -8,16 +8,19 @@ from .loader import load_inventory
 from .localhost import LOCALHOST_NAMES, localhost_inventory
 from .model import Group, Host, Inventory
 from .patterns import split_limit
+from .pyhost_vars import DOCKER_FINGERPRINT, PyhostSettings
 from .variables import Vars
 
 __all__ = [
     "CONNECTION_TYPES",
+    "DOCKER_FINGERPRINT",
     "LOCALHOST_NAMES",
     "ConnectionType",
     "Group",
     "Host",
     "InvalidHostVariable",
     "Inventory",
+    "PyhostSettings",
     "Vars",
     "load_inventory",
     "localhost_inventory",

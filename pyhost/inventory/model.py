@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .connection import ConnectionSettings, ConnectionType, parse_connection
+from .pyhost_vars import PyhostSettings, parse_pyhost_vars
 from .variables import Vars
 
 
@@ -25,12 +26,19 @@ class Host:
     groups: tuple[str, ...] = ("all",)
     implicit: bool = False  # the local host pyhost made up, not one from an inventory file
     _settings: ConnectionSettings = field(init=False)
+    _pyhost: PyhostSettings = field(init=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.vars, Vars):
             object.__setattr__(self, "vars", Vars(self.vars))
         object.__setattr__(self, "groups", tuple(self.groups))
         object.__setattr__(self, "_settings", parse_connection(self.name, self.vars))
+        object.__setattr__(self, "_pyhost", parse_pyhost_vars(self.name, self.vars))
+
+    @property
+    def pyhost(self) -> PyhostSettings:
+        """The host's ``pyhost_*`` variables, checked, with defaults filled in."""
+        return self._pyhost
 
     @property
     def ansible_host(self) -> str:

@@ -1,1 +1,4 @@
-"""Jinja2 templates, shipped as package data. Templates are data: no code lives here."""
+"""Jinja2 templates for the files pyhost writes, shipped as package data.
+
+Templates are data: `pyhost.provision.files.render` loads them (StrictUndefined).
+"""

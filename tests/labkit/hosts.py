@@ -49,6 +49,7 @@ class Lab:
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
     network: Any = None
     hosts: list[LabHost] = field(default_factory=list)
+    created: int = 0  # hosts made so far: names stay unique after removals
     repo_container: Any = None
     repo_ip: str = ""
     repo_url: str = ""  # as the lab hosts see it
@@ -97,12 +98,24 @@ class Lab:
 
     def add_hosts(self, count: int, *, timeout: float = 90.0) -> list[LabHost]:
         """Start ``count`` new hosts in parallel and wait until each answers over SSH."""
-        new = [self._create_host(len(self.hosts) + i + 1) for i in range(count)]
+        first = self.created + 1
+        self.created += count
+        new = [self._create_host(first + i) for i in range(count)]
         self.hosts += new
         deadline = time.monotonic() + timeout
         for host in new:
             self._wait_booted(host, deadline)
         return new
+
+    def remove_hosts(self, hosts: list[LabHost]) -> None:
+        """Remove hosts (and their /var/lib/docker volumes) before the lab ends."""
+        for host in hosts:
+            mounts = [m.get("Name") for m in host.container.attrs.get("Mounts", [])]
+            host.container.remove(force=True, v=True)
+            for name in mounts:
+                if name:
+                    self.client.volumes.get(name).remove(force=True)
+            self.hosts.remove(host)
 
     def _create_host(self, index: int) -> LabHost:
         name = f"pyhost-lab-{self.run_id}-h{index}"

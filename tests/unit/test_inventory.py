@@ -438,7 +438,7 @@ def test_become_password_is_never_printed(tmp_path: Path) -> None:
           children:
             web:
               vars:
-                pyhost_registry: {user: bot, password: hunter2-nested}
+                registry_login: {user: bot, password: hunter2-nested}
               hosts:
                 web1:
                   ansible_become_password: hunter2-host

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 ROOT = "/sys/fs/cgroup"
@@ -60,9 +61,13 @@ def _keyed(text: str | None) -> dict[str, int]:
 
 
 def limits(
-    pid: int | str, proc: str = "/proc", root: str = ROOT, cg_version: int | None = None
+    pid: int | str,
+    proc: str = "/proc",
+    root: str = ROOT,
+    cg_version: int | None = None,
+    sysfs: str = "/sys",
 ) -> dict[str, Any]:
-    """Memory, CPU and pids limits and usage of the process's cgroup, read from the kernel.
+    """Memory, CPU, pids, cpuset and io limits and usage of the process's cgroup.
 
     A limit of None means unlimited; a value of None also where a file could not be read.
     """
@@ -95,6 +100,8 @@ def limits(
             "limit": _int(_read(f"{base}/pids.max")),
             "current": _int(_read(f"{base}/pids.current")),
         }
+        out["cpuset"] = cpuset_v2(base)
+        out["io"] = io_v2(base, sysfs)
         return out
     mem = root + "/memory" + cg.get("memory", "/")
     cpu = root + "/cpu" + cg.get("cpu", cg.get("cpuacct", "/"))
@@ -125,4 +132,143 @@ def limits(
         "limit": _int(_read(f"{pids}/pids.max")),
         "current": _int(_read(f"{pids}/pids.current")),
     }
+    out["cpuset"] = cpuset_v1(root + "/cpuset" + cg.get("cpuset", "/"))
+    out["io"] = io_v1(root + "/blkio" + cg.get("blkio", "/"), sysfs)
+    return out
+
+
+def _cpus(text: str | None) -> str | None:
+    """A cpu or memory-node list ("0-3,6"); empty (inherit everything on v2) is None."""
+    return text or None
+
+
+def cpuset_v1(base: str) -> dict[str, str | None]:
+    return {
+        "cpus": _cpus(_read(f"{base}/cpuset.cpus")),
+        "effective_cpus": _cpus(_read(f"{base}/cpuset.effective_cpus")),
+        "mems": _cpus(_read(f"{base}/cpuset.mems")),
+        "effective_mems": _cpus(_read(f"{base}/cpuset.effective_mems")),
+    }
+
+
+def cpuset_v2(base: str) -> dict[str, str | None]:
+    return {
+        "cpus": _cpus(_read(f"{base}/cpuset.cpus")),
+        "effective_cpus": _cpus(_read(f"{base}/cpuset.cpus.effective")),
+        "mems": _cpus(_read(f"{base}/cpuset.mems")),
+        "effective_mems": _cpus(_read(f"{base}/cpuset.mems.effective")),
+    }
+
+
+IO_KEYS = ("rbps", "wbps", "riops", "wiops")
+V1_THROTTLE = {
+    "rbps": "blkio.throttle.read_bps_device",
+    "wbps": "blkio.throttle.write_bps_device",
+    "riops": "blkio.throttle.read_iops_device",
+    "wiops": "blkio.throttle.write_iops_device",
+}
+
+
+def block_device(dev: str, sysfs: str = "/sys") -> str | None:
+    """The kernel's name of a block device "major:minor" (vda, sda1), from /sys/dev/block."""
+    try:
+        return os.path.basename(os.readlink(f"{sysfs}/dev/block/{dev}"))
+    except OSError:
+        return None
+
+
+def _io_row(dev: str, sysfs: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"device": dev, "name": block_device(dev, sysfs)}
+    row.update(dict.fromkeys(IO_KEYS))
+    return row
+
+
+def parse_io_max(text: str | None, sysfs: str = "/sys") -> list[dict[str, Any]]:
+    """v2 io.max: "8:0 rbps=1048576 wbps=max riops=max wiops=max" per device."""
+    rows = []
+    for line in (text or "").splitlines():
+        dev, *pairs = line.split()
+        row = _io_row(dev, sysfs)
+        for pair in pairs:
+            key, _, value = pair.partition("=")
+            if key in IO_KEYS:
+                row[key] = _int(value)
+        if any(row[key] is not None for key in IO_KEYS):
+            rows.append(row)
+    return rows
+
+
+def _weight(text: str | None) -> int | None:
+    """io.weight / blkio.bfq.weight: "default 100" (then per-device lines) or "100"."""
+    first = (text or "").splitlines()[:1]
+    words = first[0].split() if first else []
+    return _int(words[-1]) if words else None
+
+
+def io_v2(base: str, sysfs: str = "/sys") -> dict[str, Any]:
+    return {
+        "limits": parse_io_max(_read(f"{base}/io.max"), sysfs),
+        "weight": _weight(_read(f"{base}/io.weight") or _read(f"{base}/io.bfq.weight")),
+    }
+
+
+def io_v1(base: str, sysfs: str = "/sys") -> dict[str, Any]:
+    """v1 blkio.throttle.{read,write}_{bps,iops}_device: "254:0 1048576" per device."""
+    rows: dict[str, dict[str, Any]] = {}
+    for key, name in V1_THROTTLE.items():
+        for line in (_read(f"{base}/{name}") or "").splitlines():
+            dev, _, value = line.partition(" ")
+            if value.strip().isdigit():
+                rows.setdefault(dev, _io_row(dev, sysfs))[key] = int(value)
+    weight = _read(f"{base}/blkio.weight") or _read(f"{base}/blkio.bfq.weight")
+    return {"limits": list(rows.values()), "weight": _weight(weight)}
+
+
+def driver(path: str) -> str | None:
+    """Docker's cgroup driver, from the shape of the path: systemd scopes or /docker/<id>."""
+    leaf = path.rstrip("/").rsplit("/", 1)[-1]
+    if leaf.endswith(".scope") or ".slice" in path:
+        return "systemd"
+    if path in ("", "/"):
+        return None
+    return "cgroupfs"
+
+
+def _configured(config: dict[str, Any] | None) -> dict[str, int | None]:
+    """Docker's config (HostConfig) limits, for comparison with what the kernel applies."""
+    host = (config or {}).get("HostConfig") or {}
+    pids = host.get("PidsLimit")
+    return {
+        "memory": host.get("Memory") or None,
+        "pids": pids if pids and pids > 0 else None,
+    }
+
+
+def mismatches(kernel: dict[str, Any], config: dict[str, Any] | None) -> list[str]:
+    """Lines where Docker's config and the kernel disagree about a limit."""
+    if config is None:
+        return []
+    wanted = _configured(config)
+    applied = {"memory": kernel["memory"]["limit"], "pids": kernel["pids"]["limit"]}
+    return [
+        f"Docker's config sets {name} limit {wanted[name]}, the kernel applies {applied[name]}"
+        for name in wanted
+        if wanted[name] is not None and wanted[name] != applied[name]
+    ]
+
+
+def section(
+    pid: int | str,
+    *,
+    config: dict[str, Any] | None = None,
+    proc: str = "/proc",
+    root: str = ROOT,
+    cg_version: int | None = None,
+    sysfs: str = "/sys",
+) -> dict[str, Any]:
+    """Version, driver, path per controller, and every limit the kernel applies."""
+    out = limits(pid, proc, root, cg_version, sysfs)
+    out["driver"] = driver(out["path"])
+    out["controllers"] = paths(pid, proc)
+    out["findings"] = mismatches(out, config)
     return out

@@ -89,6 +89,10 @@ class Engine:
         result: dict[str, Any] = self.get("/version")
         return result
 
+    def info(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.get("/info")
+        return result
+
     def containers(self, *, include_stopped: bool = False) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.get(
             "/containers/json", all="1" if include_stopped else "0"

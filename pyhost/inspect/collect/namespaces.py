@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 NS_TYPES = ("mnt", "uts", "ipc", "pid", "net", "user", "cgroup", "time")
 
@@ -50,3 +51,71 @@ def shared_with_host(
         a, b = mine[kind], host[kind]
         result[kind] = None if a is None or b is None else a == b
     return result
+
+
+def shared_by_default(kind: str, cg_version: int) -> bool:
+    """What Docker does by default: share user and time (no userns-remap), cgroup on v1."""
+    if kind == "cgroup":
+        return cg_version == 1
+    return kind in ("user", "time")
+
+
+def verdict(shared: bool | None) -> str:
+    if shared is None:
+        return "unknown"
+    return "shared with host" if shared else "isolated"
+
+
+def describe(
+    kind: str,
+    mine: tuple[int, int] | None,
+    host: tuple[int, int] | None,
+    cg_version: int,
+    sharers: list[str],
+) -> dict[str, Any]:
+    """One namespace type: its inode, the verdict, and whether that is Docker's default."""
+    shared = None if mine is None or host is None else mine == host
+    return {
+        "inode": mine[1] if mine else None,
+        "device": mine[0] if mine else None,
+        "shared_with_host": shared,
+        "verdict": verdict(shared),
+        "expected": None if shared is None else shared == shared_by_default(kind, cg_version),
+        "shared_with": sharers,
+    }
+
+
+def findings(types: dict[str, dict[str, Any]]) -> list[str]:
+    """One line for each namespace shared beyond Docker's defaults, and with each container."""
+    lines: list[str] = []
+    for kind, entry in types.items():
+        if entry["shared_with_host"] and entry["expected"] is False:
+            lines.append(f"{kind} namespace shared with the host")
+        lines += [f"{kind} namespace shared with container {name}" for name in entry["shared_with"]]
+    return lines
+
+
+def section(
+    pid: int,
+    *,
+    reference: str,
+    host: dict[str, tuple[int, int] | None],
+    cg_version: int,
+    sharers: dict[str, list[str]],
+    nspid: list[int],
+    proc: str = "/proc",
+) -> dict[str, Any]:
+    """Every namespace type of the process, compared with the host and with other containers."""
+    mine = ns_ids(pid, proc)
+    if not any(mine.values()) and not os.path.exists(f"{proc}/{pid}"):
+        raise FileNotFoundError(f"{proc}/{pid}/ns")
+    types = {
+        kind: describe(kind, mine[kind], host[kind], cg_version, sharers.get(kind, []))
+        for kind in NS_TYPES
+    }
+    return {
+        "reference": reference,
+        "nspid": nspid,
+        "types": types,
+        "findings": findings(types),
+    }

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
+from . import mountinfo
+
 # Docker's default capability set (CapEff 00000000a80425fb): bit number -> name.
 DEFAULT_CAPS = {
     0: "CHOWN",
@@ -85,7 +90,7 @@ def cap_names(mask: int) -> list[str]:
     ]
 
 
-def posture(pid: int | str, proc: str = "/proc") -> dict[str, object]:
+def posture(pid: int | str, proc: str = "/proc") -> dict[str, Any]:
     """Effective capabilities against Docker's default, seccomp, no_new_privs."""
     st = status(pid, proc)
     cap_eff = int(st.get("CapEff", "0"), 16)
@@ -108,3 +113,84 @@ def docker_socket_mounted(pid: int | str, proc: str = "/proc") -> bool:
             return any(line.split()[4].endswith("/docker.sock") for line in fh)
     except OSError:
         return False
+
+
+def id_map(pid: int | str, which: str, proc: str = "/proc") -> list[list[int]]:
+    """/proc/PID/{uid,gid}_map rows: [inside, outside, count]."""
+    with open(f"{proc}/{pid}/{which}_map") as fh:
+        return [[int(v) for v in line.split()] for line in fh if line.strip()]
+
+
+def apparmor(pid: int | str, proc: str = "/proc", sysfs: str = "/sys") -> str | None:
+    """The AppArmor label ("docker-default (enforce)"), or None where AppArmor is absent.
+
+    attr/current is the label of whichever LSM answers it (SELinux's too): it counts only
+    where AppArmor is the one enabled.
+    """
+    paths = [f"{proc}/{pid}/attr/apparmor/current"]
+    if os.path.exists(f"{sysfs}/module/apparmor"):
+        paths.append(f"{proc}/{pid}/attr/current")
+    for path in paths:
+        try:
+            with open(path) as fh:
+                label = fh.read().strip("\0\n ")
+        except OSError:
+            continue  # EINVAL without an LSM that answers, ENOENT on old kernels
+        if label:
+            return label
+    return None
+
+
+def readonly_rootfs(pid: int | str, proc: str = "/proc") -> bool | None:
+    """True when "/" is mounted read-only in the process's mount namespace."""
+    root = mountinfo.root_mount(mountinfo.read(pid, proc))
+    return None if root is None else root.readonly
+
+
+def verdict(result: dict[str, Any]) -> str:
+    """privileged, weakened (beyond Docker's defaults), default, or hardened."""
+    if result["privileged"]:
+        return "privileged"
+    label = result["apparmor"]
+    unconfined = isinstance(label, str) and label.startswith("unconfined")
+    if result["caps_added"] or result["seccomp"] != "filter" or unconfined:
+        return "weakened"
+    if result["caps_dropped"] or result["user_namespace"] or result["readonly_rootfs"]:
+        return "hardened"
+    return "default" if not result["no_new_privs"] else "hardened"
+
+
+def findings(result: dict[str, Any]) -> list[str]:
+    lines = []
+    if result["privileged"]:
+        lines.append("privileged: every capability is effective")
+    elif result["caps_added"]:
+        added = result["caps_added"]
+        more = f" and {len(added) - 8} more" if len(added) > 8 else ""
+        lines.append(f"capabilities beyond Docker's default: {', '.join(added[:8])}{more}")
+    if result["seccomp"] == "disabled":
+        lines.append("no seccomp filter (seccomp=unconfined)")
+    label = result["apparmor"]
+    if isinstance(label, str) and label.startswith("unconfined"):
+        lines.append("AppArmor: unconfined")
+    return lines
+
+
+def section(pid: int | str, proc: str = "/proc") -> dict[str, Any]:
+    """Capabilities, seccomp, AppArmor, no_new_privs, read-only root, user namespace maps."""
+    st = status(pid, proc)
+    result = posture(pid, proc)
+    uid_map = id_map(pid, "uid", proc)
+    result.update(
+        capabilities=cap_names(int(st.get("CapEff", "0"), 16)),
+        seccomp_filters=int(st.get("Seccomp_filters", "0") or 0),
+        apparmor=apparmor(pid, proc),
+        readonly_rootfs=readonly_rootfs(pid, proc),
+        uid_map=uid_map,
+        gid_map=id_map(pid, "gid", proc),
+        user_namespace=uid_map != [[0, 0, 4294967295]],
+        docker_sock=docker_socket_mounted(pid, proc),
+    )
+    result["verdict"] = verdict(result)
+    result["findings"] = findings(result)
+    return result

@@ -1,0 +1,499 @@
+"""`inspect` data: one container (or any process) in depth, as one JSON-able dict.
+
+Schema "pyhost.inspect/1" (documented in the README; held by tests/unit/test_inspect_schema.py):
+top-level keys in ``TOP_KEYS``; each section in ``SECTIONS`` is a dict with ``available``
+(False when it could not be read: container not running, process gone, permission denied),
+``reason`` (why not, else None), ``findings`` (one line each) and the keys in
+``SECTION_KEYS`` (None where unavailable). Adding keys is compatible; removing or renaming
+them needs "pyhost.inspect/2".
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import (
+    cgroups,
+    components,
+    namespaces,
+    network,
+    processes,
+    proctable,
+    security,
+    storage,
+)
+from .engine import Engine, EngineUnavailable
+from .proctable import Proc
+
+SCHEMA = "pyhost.inspect/1"
+TOP_KEYS = (
+    "schema",
+    "host",
+    "root",
+    "cgroup_version",
+    "namespace_reference",
+    "target",
+    "engine",
+    "namespaces",
+    "cgroups",
+    "storage",
+    "network",
+    "security",
+    "processes",
+    "components",
+    "findings",
+    "notes",
+)
+SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "namespaces": ("reference", "nspid", "types"),
+    "cgroups": (
+        "version",
+        "driver",
+        "path",
+        "controllers",
+        "memory",
+        "cpu",
+        "pids",
+        "cpuset",
+        "io",
+    ),
+    "storage": (
+        "driver",
+        "docker_root",
+        "source",
+        "image_id",
+        "layers",
+        "container_layer",
+        "rootfs",
+        "mounts",
+    ),
+    "network": (
+        "mode",
+        "engine_mode",
+        "netns",
+        "shared_with",
+        "interfaces",
+        "gateway",
+        "addresses_source",
+        "engine_networks",
+        "ports",
+    ),
+    "security": (
+        "cap_eff",
+        "capabilities",
+        "caps_added",
+        "caps_dropped",
+        "privileged",
+        "seccomp",
+        "seccomp_filters",
+        "apparmor",
+        "no_new_privs",
+        "readonly_rootfs",
+        "uid_map",
+        "gid_map",
+        "user_namespace",
+        "docker_sock",
+        "verdict",
+    ),
+    "processes": ("pid_namespace", "scope", "count", "truncated", "tree"),
+    "components": (
+        "docker_cli",
+        "dockerd",
+        "containerd",
+        "shim",
+        "runtime",
+        "process",
+        "chain",
+    ),
+}
+SECTIONS = tuple(SECTION_KEYS)
+NEEDS_PROCESS = ("namespaces", "cgroups", "network", "security", "processes")
+NOT_RUNNING = "not running"
+GONE = "the process exited during the inspection"
+NOT_DOCKER = "not a Docker container"
+# A process that is not a container's is measured against Docker's defaults only where
+# that means something: what it shares with the host, and its privileges.
+PROCESS_FINDINGS = ("namespaces", "security")
+
+
+class TargetError(Exception):
+    """The container or process named cannot be inspected; a usage error (exit 2)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ProcessGone(Exception):
+    """The inspected process exited while a section was read."""
+
+
+@dataclass
+class Context:
+    """What every section may need, gathered once."""
+
+    pid: int | None
+    config: dict[str, Any] | None
+    known: dict[str, str]  # container id -> name (the engine's, all states)
+    version: dict[str, Any] | None
+    info: dict[str, Any] | None
+    proc: str = "/proc"
+    sysfs: str = "/sys"
+    table: dict[int, Proc] = field(default_factory=dict)
+    reference: str = "pid 1"
+    host_ns: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    cg_version: int = 1
+    gone: bool = False
+
+    @property
+    def container_id(self) -> str | None:
+        return (self.config or {}).get("Id")
+
+
+def name_of(summary: dict[str, Any]) -> str:
+    names = [n.lstrip("/") for n in summary.get("Names") or []]
+    return names[0] if names else str(summary["Id"])[:12]
+
+
+def resolve(query: str, summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Docker's rule: a full id, then an exact name, then a unique id prefix."""
+    wanted = query.lstrip("/")
+    for test in (lambda s: s["Id"] == wanted, lambda s: name_of(s) == wanted):
+        exact = [s for s in summaries if test(s)]
+        if exact:
+            return exact[0]
+    prefix = [s for s in summaries if wanted and s["Id"].startswith(wanted.lower())]
+    if len(prefix) == 1:
+        return prefix[0]
+    if len(prefix) > 1:
+        listed = ", ".join(f"{name_of(s)} ({s['Id'][:12]})" for s in prefix[:8])
+        raise TargetError(
+            f"{query!r} is the start of {len(prefix)} container ids: {listed}",
+            hint="give more of the id, or the name",
+        )
+    names = [name_of(s) for s in summaries]
+    near = difflib.get_close_matches(wanted, names, n=3, cutoff=0.5)
+    near += [n for n in names if wanted in n and n not in near][: 3 - len(near)]
+    raise TargetError(
+        f"no container {query!r} on this machine",
+        hint=f"did you mean: {', '.join(near)}" if near else "`pyhost ps --all` lists them",
+    )
+
+
+def engine_block(engine: Engine) -> dict[str, Any]:
+    return {
+        "socket": engine.path,
+        "available": False,
+        "error": None,
+        "version": None,
+        "api_version": None,
+        "root_dir": None,
+        "storage_driver": None,
+        "cgroup_driver": None,
+    }
+
+
+def _fill_engine(block: dict[str, Any], ctx: Context) -> None:
+    version, info = ctx.version or {}, ctx.info or {}
+    block.update(
+        available=True,
+        version=version.get("Version"),
+        api_version=version.get("ApiVersion"),
+        root_dir=info.get("DockerRootDir"),
+        storage_driver=info.get("Driver"),
+        cgroup_driver=info.get("CgroupDriver"),
+    )
+
+
+def target_block(kind: str, query: str, ctx: Context) -> dict[str, Any]:
+    config = ctx.config
+    container = None
+    if config:
+        state = config.get("State") or {}
+        container = {
+            "id": config.get("Id"),
+            "name": str(config.get("Name", "")).lstrip("/"),
+            "image": (config.get("Config") or {}).get("Image"),
+            "image_id": config.get("Image"),
+            "status": state.get("Status"),
+            "exit_code": state.get("ExitCode"),
+            "started_at": state.get("StartedAt"),
+            "finished_at": state.get("FinishedAt"),
+            "command": [config.get("Path", ""), *(config.get("Args") or [])],
+        }
+    return {
+        "kind": kind,
+        "query": query,
+        "pid": ctx.pid,
+        "running": ctx.pid is not None,
+        "container": container,
+    }
+
+
+def unavailable(name: str, reason: str) -> dict[str, Any]:
+    block: dict[str, Any] = {"available": False, "reason": reason}
+    block.update(dict.fromkeys(SECTION_KEYS[name]))
+    block["findings"] = []
+    return block
+
+
+def _reason(e: OSError) -> str:
+    where = e.filename or "a kernel file"
+    if isinstance(e, PermissionError):
+        return f"{where}: permission denied (run as root)"
+    return f"{where}: {e.strerror or e}"
+
+
+def run_section(name: str, ctx: Context, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One section; a missing process, or an unreadable file, makes it unavailable."""
+    if name in NEEDS_PROCESS and ctx.pid is None:
+        return unavailable(name, NOT_RUNNING)
+    if ctx.gone and name in NEEDS_PROCESS:
+        return unavailable(name, GONE)
+    try:
+        data = fn()
+    except (FileNotFoundError, ProcessLookupError) as e:
+        if ctx.pid is not None and not os.path.exists(f"{ctx.proc}/{ctx.pid}"):
+            ctx.gone = True
+            return unavailable(name, GONE)
+        return unavailable(name, _reason(e))
+    except OSError as e:
+        return unavailable(name, _reason(e))
+    block: dict[str, Any] = {"available": True, "reason": None}
+    block.update(data)
+    return block
+
+
+def _sharers(ctx: Context) -> dict[str, list[str]]:
+    assert ctx.pid is not None
+    mine = namespaces.ns_ids(ctx.pid, ctx.proc)
+    return proctable.sharing_containers(ctx.table, mine, ctx.container_id, ctx.known, ctx.host_ns)
+
+
+def _nspid(ctx: Context) -> list[int]:
+    assert ctx.pid is not None
+    return proctable.nspid(ctx.pid, ctx.proc)
+
+
+def net_owner(ctx: Context, netns: tuple[int, int] | None) -> str | None:
+    """The container that made this net namespace, when that is another container: the one
+    whose process in it started first (how --network container:X looks to the kernel)."""
+    first: dict[str, int] = {}
+    for entry in ctx.table.values():
+        ident = entry.container(ctx.known)
+        if ident is not None and netns is not None and entry.ns.get("net") == netns:
+            first[ident] = min(first.get(ident, entry.start), entry.start)
+    if not first:
+        return None
+    owner = min(first, key=lambda ident: first[ident])
+    return None if owner == ctx.container_id else ctx.known[owner]
+
+
+def _live_pid(ctx: Context) -> int | None:
+    """The pid for sections that can do without one (storage, components): None once gone."""
+    return None if ctx.gone else ctx.pid
+
+
+def read_namespaces(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
+    assert ctx.pid is not None
+    return namespaces.section(
+        ctx.pid,
+        reference=ctx.reference,
+        host=ctx.host_ns,
+        cg_version=ctx.cg_version,
+        sharers=_sharers(ctx),
+        nspid=_nspid(ctx),
+        proc=ctx.proc,
+    )
+
+
+def read_cgroups(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
+    assert ctx.pid is not None
+    return cgroups.section(
+        ctx.pid, config=ctx.config, proc=ctx.proc, cg_version=ctx.cg_version, sysfs=ctx.sysfs
+    )
+
+
+def read_storage(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
+    info = ctx.info or {}
+    return storage.section(
+        pid=_live_pid(ctx),
+        config=ctx.config,
+        root=info.get("DockerRootDir") or storage.DEFAULT_ROOT,
+        driver=info.get("Driver"),
+        proc=ctx.proc,
+    )
+
+
+def read_network(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
+    assert ctx.pid is not None
+    ns = result["namespaces"]
+    if not ns["available"]:
+        raise FileNotFoundError(f"{ctx.proc}/{ctx.pid}/ns/net")
+    own_netns = namespaces.ns_ids("self", ctx.proc)["net"]
+    return network.section(
+        ctx.pid,
+        net=ns["types"]["net"],
+        owner=net_owner(ctx, namespaces.ns_ids(ctx.pid, ctx.proc)["net"]),
+        config=ctx.config,
+        peer_lookup=own_netns == ctx.host_ns.get("net"),
+        proc=ctx.proc,
+        sysfs=ctx.sysfs,
+    )
+
+
+def read_security(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
+    assert ctx.pid is not None
+    return security.section(ctx.pid, ctx.proc)
+
+
+def read_processes(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
+    assert ctx.pid is not None
+    entry = ctx.table.get(ctx.pid)
+    in_host = entry is not None and entry.ns.get("pid") == ctx.host_ns.get("pid")
+    return processes.section(ctx.pid, ctx.table, host_pidns=in_host, proc=ctx.proc)
+
+
+def read_components(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
+    return components.section(
+        _live_pid(ctx),
+        ctx.table,
+        host_pidns=ctx.host_ns.get("pid"),
+        version=ctx.version,
+        container=ctx.config is not None,
+        proc=ctx.proc,
+    )
+
+
+READERS: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {
+    "namespaces": read_namespaces,
+    "cgroups": read_cgroups,
+    "storage": read_storage,
+    "network": read_network,
+    "security": read_security,
+    "processes": read_processes,
+    "components": read_components,
+}
+
+
+def collect_sections(ctx: Context, result: dict[str, Any]) -> None:
+    ctx.reference, ctx.host_ns = namespaces.host_reference(ctx.proc)
+    ctx.cg_version = cgroups.version()
+    ctx.table = proctable.scan(ctx.proc)
+    result["cgroup_version"] = ctx.cg_version
+    result["namespace_reference"] = ctx.reference
+    for name, reader in READERS.items():
+        result[name] = run_section(name, ctx, functools.partial(reader, ctx, result))
+        if ctx.config is None and name not in PROCESS_FINDINGS:
+            result[name]["findings"] = []
+        for line in result[name]["findings"]:
+            result["findings"].append({"section": name, "text": line})
+
+
+def skeleton(ctx: Context, engine: Engine, kind: str, query: str) -> dict[str, Any]:
+    block = engine_block(engine)
+    if ctx.version is not None:
+        _fill_engine(block, ctx)
+    result: dict[str, Any] = dict.fromkeys(TOP_KEYS)
+    result.update(
+        schema=SCHEMA,
+        host=socket.gethostname(),
+        root=os.geteuid() == 0,
+        engine=block,
+        target=target_block(kind, query, ctx),
+        findings=[],
+        notes=[],
+    )
+    return result
+
+
+def finish(result: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    what = "container" if ctx.config else "process"
+    label = (result["target"]["container"] or {}).get("name") or f"pid {ctx.pid}"
+    if ctx.gone:
+        result["target"]["running"] = False
+        result["notes"].append(
+            f"{what} {label} exited during the inspection (pid {ctx.pid} is gone): "
+            "sections marked unavailable could not be read"
+        )
+    if ctx.config is None:
+        ids = proctable.container_ids(ctx.pid, ctx.proc) if ctx.pid else ()
+        if ids and not result["engine"]["available"]:
+            result["notes"].append(
+                f"pid {ctx.pid} runs in Docker container {ids[-1][:12]}, but the engine did "
+                "not answer: no layers, config or ports"
+            )
+        else:
+            result["notes"].append(f"pid {ctx.pid} is {NOT_DOCKER}: no layers, config or ports")
+    return result
+
+
+def inspect_container(query: str, engine: Engine | None = None) -> dict[str, Any]:
+    """A Docker container by name, full id or unique id prefix.
+
+    Raises EngineUnavailable when no engine answers, TargetError when none matches.
+    """
+    engine = engine or Engine()
+    version = engine.version()
+    summaries = engine.containers(include_stopped=True)
+    summary = resolve(query, summaries)
+    try:
+        config = engine.container(summary["Id"])
+    except KeyError:
+        raise TargetError(f"container {query!r} was removed while pyhost read it") from None
+    pid = int((config.get("State") or {}).get("Pid") or 0) or None
+    ctx = Context(
+        pid=pid,
+        config=config,
+        known={s["Id"]: name_of(s) for s in summaries},
+        version=version,
+        info=engine.info(),
+    )
+    result = skeleton(ctx, engine, "container", query)
+    if pid is None:
+        state = config.get("State") or {}
+        result["notes"].append(
+            f"container {name_of(summary)} is not running (status {state.get('Status')}, "
+            f"exit code {state.get('ExitCode')}): showing its config and layers"
+        )
+    collect_sections(ctx, result)
+    return finish(result, ctx)
+
+
+def _engine_view(
+    engine: Engine,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, str], str | None]:
+    """(version, info, id -> name, error): whatever the engine tells; nothing without one."""
+    try:
+        version = engine.version()
+        known = {s["Id"]: name_of(s) for s in engine.containers(include_stopped=True)}
+        return version, engine.info(), known, None
+    except EngineUnavailable as e:
+        return None, None, {}, e.reason
+
+
+def inspect_pid(pid: int, engine: Engine | None = None, proc: str = "/proc") -> dict[str, Any]:
+    """Any process; the Docker parts too when its cgroup names a container the engine knows."""
+    if pid <= 0 or not os.path.isdir(f"{proc}/{pid}"):
+        raise TargetError(f"no process {pid} on this machine", hint="`ps -e` lists them")
+    engine = engine or Engine()
+    version, info, known, error = _engine_view(engine)
+    config = None
+    ident = proctable.Proc(pid, 0, "", 0, {}, proctable.container_ids(pid, proc)).container(known)
+    if ident is not None:
+        try:
+            config = engine.container(ident)
+        except (KeyError, EngineUnavailable):
+            config = None
+    ctx = Context(pid=pid, config=config, known=known, version=version, info=info, proc=proc)
+    result = skeleton(ctx, engine, "process", str(pid))
+    result["engine"]["error"] = error
+    collect_sections(ctx, result)
+    return finish(result, ctx)

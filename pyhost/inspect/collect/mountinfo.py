@@ -1,0 +1,114 @@
+"""/proc/PID/mountinfo: the mounts a process sees, and where their sources lie on the host."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def unescape(text: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes (\\040)."""
+    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), text)
+
+
+@dataclass(frozen=True)
+class Mount:
+    mount_id: int
+    parent_id: int
+    dev: str  # "major:minor"
+    root: str  # the path inside the source filesystem that is mounted
+    point: str  # where it is mounted, as the process sees it
+    options: tuple[str, ...]
+    optional: tuple[str, ...]  # shared:N master:N propagate_from:N unbindable
+    fstype: str
+    source: str
+    super_options: tuple[str, ...]
+
+    @property
+    def readonly(self) -> bool:
+        return "ro" in self.options
+
+    @property
+    def propagation(self) -> str:
+        tags = {item.split(":")[0] for item in self.optional}
+        if "shared" in tags:
+            return "shared"
+        if "master" in tags:
+            return "slave"
+        return "unbindable" if "unbindable" in tags else "private"
+
+    def super_option(self, name: str) -> str | None:
+        for item in self.super_options:
+            key, _, value = item.partition("=")
+            if key == name:
+                return value
+        return None
+
+
+def parse_line(line: str) -> Mount | None:
+    left, sep, right = line.rstrip("\n").partition(" - ")
+    fields, tail = left.split(), right.split()
+    if not sep or len(fields) < 6 or len(tail) < 2:
+        return None
+    return Mount(
+        mount_id=int(fields[0]),
+        parent_id=int(fields[1]),
+        dev=fields[2],
+        root=unescape(fields[3]),
+        point=unescape(fields[4]),
+        options=tuple(fields[5].split(",")),
+        optional=tuple(fields[6:]),
+        fstype=tail[0],
+        source=unescape(tail[1]),
+        super_options=tuple(tail[2].split(",")) if len(tail) > 2 else (),
+    )
+
+
+def parse(text: str) -> list[Mount]:
+    return [m for m in (parse_line(line) for line in text.splitlines()) if m is not None]
+
+
+def read(pid: int | str, proc: str = "/proc") -> list[Mount]:
+    with open(f"{proc}/{pid}/mountinfo") as fh:
+        return parse(fh.read())
+
+
+def host_mounts(proc: str = "/proc") -> list[Mount]:
+    """The host's mount table: PID 1's, or pyhost's own where PID 1's cannot be read."""
+    for pid in ("1", "self"):
+        try:
+            return read(pid, proc)
+        except OSError:
+            continue
+    return []
+
+
+def root_mount(mounts: list[Mount]) -> Mount | None:
+    """The mount at "/" that is visible (the last one mounted there)."""
+    roots = [m for m in mounts if m.point == "/"]
+    return roots[-1] if roots else None
+
+
+def host_path(mount: Mount, host: list[Mount]) -> str | None:
+    """Where the mount's source lies in the host's tree, or None (a filesystem of its own).
+
+    A bind mount shows the device and the path inside that device's filesystem; the host
+    path is where the host mounts that same device, plus the rest of the path.
+    """
+    best: tuple[int, str] | None = None
+    for h in host:
+        if h.dev != mount.dev:
+            continue
+        if h.root == "/":
+            rest = mount.root
+        elif mount.root == h.root or mount.root.startswith(h.root + "/"):
+            rest = mount.root[len(h.root) :]
+        else:
+            continue
+        path = os.path.normpath(h.point.rstrip("/") + "/" + rest.lstrip("/"))
+        if best is None or len(h.root) > best[0]:
+            best = (len(h.root), path)
+    return best[1] if best else None

@@ -1,0 +1,76 @@
+"""Provision many hosts at once: one worker per host up to ``forks``; every host's result.
+
+One bad host never hides the others: each host's failure or unreachability is in its own
+report, and the exit status is computed from all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from typing import Any
+
+from pyhost.connection import SSHConnection, connect
+from pyhost.errors import ExitStatus, PyhostError, UnreachableError
+from pyhost.inventory import Host
+from pyhost.provision.host import HostReport, Progress, provision_host
+
+SCHEMA = "pyhost.provision/1"
+
+
+def _one(host: Host, check: bool, ssh: dict[str, Any], progress: Progress | None) -> HostReport:
+    try:
+        conn = connect(host, **ssh) if host.ansible_connection == "ssh" else connect(host)
+        if isinstance(conn, SSHConnection):
+            conn.open()
+    except UnreachableError as e:
+        return HostReport(host.name, status="unreachable", error=e.one_line())
+    except PyhostError as e:
+        return HostReport(host.name, status="failed", error=e.one_line())
+    with conn:
+        return provision_host(conn, host.pyhost, check=check, progress=progress)
+
+
+def provision_fleet(
+    hosts: Sequence[Host],
+    *,
+    check: bool = False,
+    forks: int = 10,
+    known_hosts: str | None = None,
+    accept_new_host_keys: bool = False,
+    progress: Progress | None = None,
+) -> list[HostReport]:
+    """Every host's report, in inventory order."""
+    ssh = {"known_hosts": known_hosts, "accept_new_host_key": accept_new_host_keys}
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
+        futures = [pool.submit(_one, host, check, ssh, progress) for host in hosts]
+        return [future.result() for future in futures]
+
+
+def exit_status(reports: Sequence[HostReport]) -> ExitStatus:
+    """1 when a host failed, else 4 when one was unreachable, else 0."""
+    if any(r.status == "failed" for r in reports):
+        return ExitStatus.FAILURE
+    if any(r.status == "unreachable" for r in reports):
+        return ExitStatus.UNREACHABLE
+    return ExitStatus.OK
+
+
+def recap_line(report: HostReport) -> str:
+    """Ansible's recap: ``host : ok= changed= unreachable= failed= skipped=``."""
+    changed = len(report.changes) if report.status != "failed" else 0
+    return (
+        f"{report.host} : ok={report.ok} changed={changed} "
+        f"unreachable={int(report.status == 'unreachable')} "
+        f"failed={int(report.status == 'failed')} skipped=0"
+    )
+
+
+def as_json(reports: Sequence[HostReport], *, check: bool) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "check": check,
+        "hosts": [asdict(r) for r in reports],
+        "exit_status": int(exit_status(reports)),
+    }

@@ -1,0 +1,251 @@
+"""`pyhost provision` against lab hosts and the lab's Docker CE repository, end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.lab
+
+OLD, NEW = "20.10.24", "20.10.25"
+
+
+@pytest.fixture(scope="module")
+def hosts(lab: Any) -> Iterator[list[Any]]:
+    """Fresh lab hosts for this module (the session's hosts are used by other tests)."""
+    new = lab.add_hosts(4)
+    yield new
+    lab.remove_hosts(new)
+
+
+def inventory(tmp_path: Path, lab: Any, repo: Any, hosts: list[Any], **pyhost_vars: Any) -> Path:
+    data = {
+        "all": {
+            "vars": {
+                "ansible_user": "lab",
+                "ansible_ssh_private_key_file": str(lab.key_file),
+                "ansible_become_password": lab.sudo_password,
+                "pyhost_docker_repo_url": f"{lab.repo_url}{repo.url_path}",
+                "pyhost_docker_key_fingerprint": repo.fingerprint,
+                **pyhost_vars,
+            },
+            "hosts": {h.name: {"ansible_host": h.address, "ansible_port": h.port} for h in hosts},
+        }
+    }
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def provision(lab: Any, inv: Path, *args: str) -> tuple[int, dict[str, Any], str]:
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyhost",
+            "provision",
+            str(inv),
+            "--known-hosts",
+            str(lab.known_hosts),
+            "--json",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    try:
+        data = json.loads(res.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(  # noqa: B904 (the output is the useful part)
+            f"no JSON from pyhost (exit {res.returncode}):\n{res.stdout}\n{res.stderr}"
+        )
+    return res.returncode, data, res.stderr
+
+
+def by_host(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {h["host"]: h for h in data["hosts"]}
+
+
+def state_of(host: Any) -> str:
+    """What a check run must leave as it was: apt's configuration and the package list."""
+    _, out = host.exec(
+        "find /etc/apt /etc/docker -xdev -type f -exec md5sum {} + 2>/dev/null | sort; "
+        "dpkg-query -W -f='${Package} ${Version}\\n' | md5sum; ls -la /var/lib/apt/lists | md5sum"
+    )
+    return out
+
+
+def server_version(host: Any) -> str:
+    _, out = host.exec("docker version --format '{{.Server.Version}}'")
+    return out.strip()
+
+
+def test_check_mode_on_fresh_hosts_plans_and_changes_nothing(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    before = [state_of(h) for h in hosts[:2]]
+    inv = inventory(tmp_path, lab, docker_ce_repo, hosts[:2], pyhost_docker_version=OLD)
+    code, data, _ = provision(lab, inv, "--check")
+    assert code == 0, data
+    assert data["check"] is True
+    for report in data["hosts"]:
+        assert report["status"] == "changed", report
+        summaries = " | ".join(c["summary"] for c in report["changes"])
+        assert "install /etc/apt/keyrings/docker.asc" in summaries
+        assert "write /etc/apt/sources.list.d/docker.sources" in summaries
+        # the version was resolved against the repository itself, in check mode too
+        assert f"docker-ce 5:{OLD}-1~debian.12~bookworm" in summaries
+    assert [state_of(h) for h in hosts[:2]] == before
+
+
+def test_provision_three_hosts_then_a_rerun_changes_nothing(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    three = hosts[:3]
+    inv = inventory(
+        tmp_path, lab, docker_ce_repo, three, pyhost_docker_version=OLD, pyhost_docker_users=["lab"]
+    )
+    code, data, _ = provision(lab, inv, "--forks", "3")
+    assert code == 0, data
+    for host in three:
+        report = by_host(data)[host.name]
+        assert report["status"] == "changed", report
+        assert report["docker_version"].startswith(f"{OLD}+")
+        assert server_version(host).startswith(f"{OLD}+")
+        assert host.exec("systemctl is-active docker containerd")[1].split() == ["active"] * 2
+        assert "docker" in host.exec("id -nG lab")[1].split()
+        sources = host.exec("cat /etc/apt/sources.list.d/docker.sources")[1]
+        assert "Signed-By: /etc/apt/keyrings/docker.asc" in sources
+        assert host.exec("stat -c %a /etc/apt/keyrings/docker.asc")[1].strip() == "644"
+    code, data, _ = provision(lab, inv, "--forks", "3")
+    assert code == 0
+    assert [(h["status"], h["changes"]) for h in data["hosts"]] == [("ok", [])] * 3
+
+
+def test_pin_upgrade_and_a_downgrade_only_when_allowed(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    host = hosts[0]  # provisioned with OLD by the test above
+    if not server_version(host).startswith(OLD):
+        pytest.skip("needs the host provisioned by the previous test")
+    code, data, _ = provision(
+        lab, inventory(tmp_path, lab, docker_ce_repo, [host], pyhost_docker_version=NEW)
+    )
+    assert code == 0, data
+    assert server_version(host).startswith(f"{NEW}+")
+    code, data, _ = provision(
+        lab, inventory(tmp_path, lab, docker_ce_repo, [host], pyhost_docker_version=OLD)
+    )
+    assert code == 1
+    assert "newer than the pinned" in by_host(data)[host.name]["error"]
+    assert server_version(host).startswith(f"{NEW}+")  # untouched, still running
+    code, data, _ = provision(
+        lab,
+        inventory(
+            tmp_path,
+            lab,
+            docker_ce_repo,
+            [host],
+            pyhost_docker_version=OLD,
+            pyhost_docker_allow_downgrade=True,
+        ),
+    )
+    assert code == 0, data
+    assert server_version(host).startswith(f"{OLD}+")
+
+
+def test_a_version_the_repository_lacks_names_the_nearest(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    code, data, _ = provision(
+        lab, inventory(tmp_path, lab, docker_ce_repo, [hosts[1]], pyhost_docker_version="20.10.2")
+    )
+    assert code == 1
+    error = by_host(data)[hosts[1].name]["error"]
+    assert "docker-ce 20.10.2 is not in the repository" in error
+    assert NEW in error and OLD in error
+
+
+def test_a_wrong_key_stops_the_host_before_apt_trusts_it(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    host = hosts[3]
+    inv = inventory(tmp_path, lab, docker_ce_repo, [host])
+    text = inv.read_text().replace(
+        docker_ce_repo.fingerprint, "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
+    )
+    inv.write_text(text)
+    code, data, _ = provision(lab, inv)
+    assert code == 1
+    error = by_host(data)[host.name]["error"]
+    assert "not the expected 9DC8 5822 9FC7 DD38 854A E2D8 8D81 803C 0EBF CD88" in error
+    assert host.exec("test -e /etc/apt/keyrings/docker.asc")[0] != 0
+    assert host.exec("test -e /etc/apt/sources.list.d/docker.sources")[0] != 0
+
+
+def test_an_unreachable_host_does_not_stop_the_others(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    import socket
+
+    inv = inventory(tmp_path, lab, docker_ce_repo, [hosts[2]])
+    data = yaml.safe_load(inv.read_text())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        data["all"]["hosts"]["gone"] = {
+            "ansible_host": "127.0.0.1",
+            "ansible_port": s.getsockname()[1],
+        }
+        inv.write_text(yaml.safe_dump(data))
+        code, result, _ = provision(lab, inv)
+    assert code == 4
+    assert by_host(result)["gone"]["status"] == "unreachable"
+    assert "cannot connect" in by_host(result)["gone"]["error"]
+    assert by_host(result)[hosts[2].name]["status"] in ("ok", "changed")
+
+
+def test_old_repo_files_are_removed_and_a_held_apt_lock_is_waited_out(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    """The 'Conflicting values set for option Signed-By' trap, and unattended-upgrades."""
+    host = hosts[3]  # nothing installed yet (the wrong-key test refused it)
+    host.exec(
+        "echo 'deb [signed-by=/usr/share/keyrings/docker-archive-keyring.gpg] "
+        f"{lab.repo_url}{docker_ce_repo.url_path} bookworm stable' "
+        "> /etc/apt/sources.list.d/docker.list && "
+        "cp /etc/apt/keyrings/../trusted.gpg.d/debian-archive-bookworm-stable.asc "
+        "/usr/share/keyrings/docker-archive-keyring.gpg 2>/dev/null || "
+        "echo old > /usr/share/keyrings/docker-archive-keyring.gpg"
+    )
+    # hold dpkg's frontend lock for 15 s, as unattended-upgrades does on a fresh VM
+    host.container.exec_run(
+        [
+            "python3",
+            "-c",
+            "import fcntl,time; f=open('/var/lib/dpkg/lock-frontend','w'); "
+            "fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(6)",
+        ],
+        detach=True,
+    )
+    code, data, _ = provision(lab, inventory(tmp_path, lab, docker_ce_repo, [host]))
+    report = by_host(data)[host.name]
+    assert code == 0, report["error"]
+    summaries = [c["summary"] for c in report["changes"]]
+    assert "remove /etc/apt/sources.list.d/docker.list" in summaries
+    assert "remove old key /usr/share/keyrings/docker-archive-keyring.gpg" in summaries
+    assert any("waited" in note and "apt's lock" in note for note in report["notes"]), (
+        report["notes"],
+        report["seconds"],
+    )
+    code, out = host.exec("apt-get update 2>&1")
+    assert code == 0 and "Conflicting" not in out and "E:" not in out
+    assert host.exec("ls /etc/apt/sources.list.d")[1].split() == ["docker.sources"]
