@@ -31,6 +31,7 @@ CONFLICTING = (
     "runc",
 )
 KEYRING = "/etc/apt/keyrings/docker.asc"
+DAEMON_JSON = "/etc/docker/daemon.json"
 SOURCES_DIR = "/etc/apt/sources.list.d"
 # Where older instructions (Docker's own, the Ansible role's, blog posts) put Docker's key.
 LEGACY_KEYS = (
@@ -77,6 +78,8 @@ for s in containerd docker; do
 done
 echo @@docker-group; getent group docker
 echo @@server-version; docker version --format '{{{{.Server.Version}}}}'
+echo @@daemon-json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON}; echo
+echo @@dockerd-command; systemctl show -p ExecStart --value docker.service | head -c 2000; echo
 echo @@end
 """
 
@@ -95,6 +98,8 @@ class HostFacts:
     services: dict[str, tuple[str, str]]  # name -> (is-active, is-enabled)
     docker_group: list[str] | None  # members; None when the group does not exist
     server_version: str | None
+    daemon_json: bytes | None = None
+    dockerd_command: str = ""  # the unit's ExecStart, to spot -H next to daemon.json's hosts
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -165,6 +170,7 @@ def parse_facts(text: str) -> HostFacts:
                 parts[2] if len(parts) > 2 else "unknown",
             )
     server = "".join(s.get("server-version", [])).strip()
+    daemon = "".join(s.get("daemon-json", [])).strip()
     return HostFacts(
         os_release=_os_release(s.get("os-release", [])),
         arch="".join(s.get("arch", [])).strip(),
@@ -178,6 +184,8 @@ def parse_facts(text: str) -> HostFacts:
         services=services,
         docker_group=[m for m in group.split(":")[3].split(",") if m] if group else None,
         server_version=server or None,
+        daemon_json=base64.b64decode(daemon) if daemon else None,
+        dockerd_command=" ".join(s.get("dockerd-command", [])).strip(),
     )
 
 

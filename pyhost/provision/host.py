@@ -19,6 +19,7 @@ from pyhost.inventory import PyhostSettings
 from pyhost.provision import apt
 from pyhost.provision.facts import (
     CONFLICTING,
+    DAEMON_JSON,
     DOCKER_KEY_ID,
     KEYRING,
     SOURCES_DIR,
@@ -363,6 +364,90 @@ class _Run:
                 self.run("apt-mark hold " + " ".join(missing))
         self.report.ok += 1
 
+    def daemon(self) -> None:
+        """daemon.json: validated, written with a backup, Docker restarted, rolled back if sick."""
+        if not self.s.docker_daemon:
+            return
+        self.step("daemon.json")
+        import json
+
+        wanted = (json.dumps(self.s.docker_daemon, indent=2, sort_keys=True) + "\n").encode()
+        current = self.facts.daemon_json
+        if current == wanted:
+            self.report.ok += 1
+            return
+        if "hosts" in self.s.docker_daemon and " -H " in f" {self.facts.dockerd_command} ":
+            raise HostError(
+                self.conn.name,
+                "pyhost_docker_daemon sets hosts, but docker.service already passes -H to "
+                "dockerd, which then refuses to start",
+                hint="drop hosts from pyhost_docker_daemon, or override the unit's ExecStart",
+            )
+        self.change("daemon", f"write {DAEMON_JSON}", unified_diff(DAEMON_JSON, current, wanted))
+        self._validate_daemon_json(wanted)
+        if self.check:
+            self.report.ok += 1
+            return
+        backup = f"{DAEMON_JSON}.pyhost-backup"
+        self.run("install -d -m 0755 /etc/docker")
+        if current is not None:
+            write_file(self.conn, backup, current, mode=0o644)
+        write_file(self.conn, DAEMON_JSON, wanted, mode=0o644)
+        if self._restart_docker():
+            self.report.ok += 1
+            return
+        why = self._last_dockerd_error()
+        if current is not None:
+            self.run(f"mv -f {backup} {DAEMON_JSON}")
+        else:
+            self.run(f"rm -f {DAEMON_JSON}")
+        healthy = self._restart_docker()
+        raise HostError(
+            self.conn.name,
+            f"dockerd rejected the new daemon.json ({why}); the previous configuration was "
+            + (
+                "restored and Docker is running again"
+                if healthy
+                else "restored, but Docker did not come back: see journalctl -u docker"
+            ),
+        )
+
+    def _validate_daemon_json(self, content: bytes) -> None:
+        """``dockerd --validate`` (Docker 23 and newer) before the file replaces the old one."""
+        script = (
+            'tmp=$(mktemp) && trap \'rm -f "$tmp"\' EXIT && cat > "$tmp" && '
+            'command -v dockerd >/dev/null && dockerd --validate --config-file "$tmp" 2>&1'
+        )
+        result = self.conn.run(script, sudo=True, stdin=content.decode(), check=False, timeout=60)
+        out = result.stdout.strip()
+        if result.exit_code == 0 or "unknown flag" in out or not out:
+            return  # valid, or a dockerd too old to validate: the restart check decides
+        raise HostError(
+            self.conn.name,
+            f"dockerd rejects pyhost_docker_daemon: {out.splitlines()[-1]}",
+            hint="fix the option in the inventory; nothing was changed",
+        )
+
+    def _restart_docker(self) -> bool:
+        """Restart Docker and wait (bounded) until its API answers; False if it does not."""
+        script = (
+            "systemctl reset-failed docker.service docker.socket 2>/dev/null; "
+            "systemctl restart docker.service || exit 1; "
+            "i=0; while [ $i -lt 60 ]; do "
+            "docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && exit 0; "
+            "sleep 0.5; i=$((i+1)); done; exit 1"
+        )
+        return self.conn.run(script, sudo=True, check=False, timeout=120).exit_code == 0
+
+    def _last_dockerd_error(self) -> str:
+        out = self.conn.run(
+            "journalctl -u docker.service -n 20 --no-pager -o cat 2>/dev/null",
+            sudo=True,
+            check=False,
+        ).stdout
+        lines = [x for x in out.splitlines() if "unable to configure" in x or "error" in x.lower()]
+        return (lines[-1] if lines else "it did not start").strip()[:300]
+
     def services(self) -> None:
         self.step("services")
         if self.installed_now:
@@ -444,7 +529,6 @@ def _refuse_what_is_not_built(host: str, s: PyhostSettings) -> None:
         name
         for name, asked in (
             ("pyhost_docker_state: absent", s.docker_state == "absent"),
-            ("pyhost_docker_daemon", bool(s.docker_daemon)),
             ("pyhost_http_proxy", s.http_proxy is not None),
             ("pyhost_https_proxy", s.https_proxy is not None),
             ("pyhost_no_proxy", s.no_proxy is not None),
@@ -509,6 +593,7 @@ def provision_host(
         run.repository()
         run.packages()
         run.hold()
+        run.daemon()
         run.services()
         run.users()
         run.verify()

@@ -129,6 +129,14 @@ def test_provision_three_hosts_then_a_rerun_changes_nothing(
     code, data, _ = provision(lab, inv, "--forks", "3")
     assert code == 0
     assert [(h["status"], h["changes"]) for h in data["hosts"]] == [("ok", [])] * 3
+    # and the provisioned Docker runs containers: an image made from the host's own binaries
+    host = three[0]
+    code, out = host.exec(
+        "tar -C / -ch usr/bin/true usr/bin/false lib/x86_64-linux-gnu/libc.so.6 "
+        "lib64/ld-linux-x86-64.so.2 | docker import - lab/true >/dev/null && "
+        "docker run --rm lab/true /usr/bin/true && ! docker run --rm lab/true /usr/bin/false"
+    )
+    assert code == 0, out
 
 
 def test_pin_upgrade_and_a_downgrade_only_when_allowed(
@@ -249,3 +257,33 @@ def test_old_repo_files_are_removed_and_a_held_apt_lock_is_waited_out(
     code, out = host.exec("apt-get update 2>&1")
     assert code == 0 and "Conflicting" not in out and "E:" not in out
     assert host.exec("ls /etc/apt/sources.list.d")[1].split() == ["docker.sources"]
+
+
+def test_daemon_json_is_applied_and_a_rejected_one_is_rolled_back(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    host = hosts[2]  # Docker installed by the three-host test
+    if not server_version(host):
+        pytest.skip("needs the host provisioned by the three-host test")
+    good = {"log-driver": "json-file", "log-opts": {"max-size": "10m"}, "live-restore": True}
+    inv = inventory(tmp_path, lab, docker_ce_repo, [host], pyhost_docker_daemon=good)
+    code, data, _ = provision(lab, inv, "--diff")
+    assert code == 0, by_host(data)[host.name]["error"]
+    assert json.loads(host.exec("cat /etc/docker/daemon.json")[1]) == good
+    assert host.exec("stat -c '%a %U' /etc/docker/daemon.json")[1].strip() == "644 root"
+    info = host.exec("docker info --format '{{.LoggingDriver}} {{.LiveRestoreEnabled}}'")[1]
+    assert info.split() == ["json-file", "true"]  # the running dockerd took it
+    code, data, _ = provision(lab, inv)
+    assert code == 0 and by_host(data)[host.name]["changes"] == []
+
+    bad = {**good, "no-such-option": 1}
+    code, data, _ = provision(
+        lab, inventory(tmp_path, lab, docker_ce_repo, [host], pyhost_docker_daemon=bad)
+    )
+    assert code == 1
+    error = by_host(data)[host.name]["error"]
+    assert "dockerd rejected the new daemon.json" in error and "no-such-option" in error
+    assert "restored and Docker is running again" in error
+    assert json.loads(host.exec("cat /etc/docker/daemon.json")[1]) == good
+    assert host.exec("systemctl is-active docker")[1].strip() == "active"
+    assert server_version(host).startswith(f"{OLD}+")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .fs import read_text as _read
+
 ROOT = "/sys/fs/cgroup"
 V1_UNLIMITED = 1 << 62  # v1 reports "no limit" as a huge page-rounded number near 2**63
 
@@ -32,14 +34,6 @@ def paths(pid: int | str, proc: str = "/proc") -> dict[str, str]:
             for name in controllers.split(",") if controllers else [""]:
                 result[name.removeprefix("name=")] = path
     return result
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as fh:
-            return fh.read().strip()
-    except OSError:
-        return None
 
 
 def _int(text: str | None) -> int | None:

@@ -18,17 +18,11 @@ import socket
 import struct
 from typing import Any
 
+from .fs import read_text as _read
+
 SIOCETHTOOL = 0x8946
 ETHTOOL_GDRVINFO = 0x00000003
 RTF_GATEWAY = 0x2
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as fh:
-            return fh.read().strip()
-    except OSError:
-        return None
 
 
 def net_dev(pid: int | str, proc: str = "/proc") -> dict[str, dict[str, int]]:

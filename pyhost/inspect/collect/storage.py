@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from . import mountinfo
+from .fs import read_text as _read
 
 DEFAULT_ROOT = "/var/lib/docker"
 WALK_LIMIT = 100_000  # directory entries read at most when sizing an upper dir
@@ -33,14 +34,6 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
             digest = hashlib.sha256(f"{chain[-1]} {diff_id}".encode()).hexdigest()
             chain.append(f"sha256:{digest}")
     return chain
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as fh:
-            return fh.read().strip()
-    except OSError:
-        return None
 
 
 def _hex(digest: str) -> str:
