@@ -5,19 +5,29 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pyhost.cli.common import HelpFormatter, add_json_argument
-from pyhost.errors import ExitStatus, NotAvailableError, PyhostError, UsageError
+from pyhost.cli.common import (
+    HelpFormatter,
+    add_json_argument,
+    add_remote_host_arguments,
+    become_password,
+    check_ssh_files,
+)
+from pyhost.errors import ExitStatus, PyhostError, UsageError
 
 EXAMPLES = """\
 examples:
   pyhost inspect web-1                      a Docker container by name, id or id prefix
   pyhost inspect 3f2a --json                as JSON (schema "pyhost.inspect/1")
   pyhost inspect --pid 4242                 any process, Docker or not
+  pyhost inspect web-1 -H admin@host-1      on a remote host over SSH (as root through sudo)
+  pyhost inspect web-1 -H lab@[::1]:2222 --ssh-key ~/.ssh/lab -K --json
 
 exit codes:
   0  inspected (also a stopped container, or one that exits while it is read)
-  1  no Docker engine answers (for CONTAINER; --pid works without one)
+  1  no Docker engine answers (for CONTAINER; --pid works without one); with -H: the
+     collector failed on the host (no python3, sudo refused, a crash)
   2  no such container or process, an ambiguous id prefix, or bad usage
+  4  the host could not be reached (network, SSH authentication, host key)
 """
 
 
@@ -32,7 +42,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("container", nargs="?", metavar="CONTAINER", help="name or id")
     parser.add_argument("--pid", type=int, metavar="PID", help="inspect any process instead")
-    parser.add_argument("-H", "--host", metavar="[USER@]HOST[:PORT]", help="a remote host")
+    add_remote_host_arguments(parser)
     add_json_argument(parser)
     parser.set_defaults(execute=execute)
 
@@ -40,12 +50,7 @@ def add_parser(subparsers: Any) -> None:
 def execute(args: argparse.Namespace) -> ExitStatus:
     if (args.container is None) == (args.pid is None) or args.container == "":
         raise UsageError("name one container, or give --pid PID", hint="see pyhost inspect --help")
-    if args.host:
-        raise NotAvailableError(
-            "inspecting remote hosts is not in this version of pyhost yet",
-            hint="run pyhost inspect on the host itself meanwhile",
-        )
-    data = collect(args.container, args.pid)
+    data = collect_remote(args) if args.host is not None else collect(args.container, args.pid)
     if args.json:
         import json
 
@@ -74,3 +79,32 @@ def collect(container: str | None, pid: int | None) -> dict[str, Any]:
             f"cannot inspect container {container!r}: {e.reason}",
             hint="`pyhost inspect --pid PID` inspects a process without the engine",
         ) from e
+
+
+def collect_remote(args: argparse.Namespace) -> dict[str, Any]:
+    """The same document from the host ``-H`` names, in one SSH round trip."""
+    from pyhost.connection import SSHConnection
+    from pyhost.inspect import remote
+    from pyhost.inspect.collect.protocol import make_request
+
+    check_ssh_files(args)
+    if args.pid is not None:
+        request = make_request("inspect", target=None, pid=args.pid)
+    else:
+        request = make_request("inspect", target=args.container, pid=None)
+    target = remote.target_from_spec(
+        args.host,
+        key_file=args.ssh_key,
+        become_password=become_password(args),
+        known_hosts=args.known_hosts,
+        accept_new_host_key=args.accept_new_host_keys,
+    )
+    with SSHConnection(target) as conn:
+        envelope = remote.collect_on(conn, request)
+    error = envelope.get("error") or {}
+    if error.get("kind") == "engine":
+        raise PyhostError(
+            f"cannot inspect container {args.container!r} on {target.name}: {error['message']}",
+            hint="`pyhost inspect --pid PID -H HOST` inspects a process without the engine",
+        )
+    return remote.result_of(target.name, envelope)

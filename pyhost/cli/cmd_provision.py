@@ -12,7 +12,7 @@ from pyhost.cli.common import (
     add_json_argument,
     selected_hosts,
 )
-from pyhost.errors import ExitStatus
+from pyhost.errors import ExitStatus, UsageError
 
 EXAMPLES = """\
 examples:
@@ -20,6 +20,7 @@ examples:
   pyhost provision inventory.yml            every host in the inventory
   pyhost provision inventory.yml --limit 'web:!web-3' --forks 20
   pyhost provision inventory.yml --check --diff
+  pyhost provision inventory.yml --limit old-host --state absent
 """
 
 
@@ -46,12 +47,25 @@ def add_parser(subparsers: Any) -> None:
         help="trust hosts whose key is not known yet (first contact); a changed key is "
         "refused always",
     )
+    parser.add_argument(
+        "--state",
+        choices=("present", "absent"),
+        help="absent removes Docker's packages, repository and key (overrides pyhost_docker_state)",
+    )
+    parser.add_argument(
+        "--purge",
+        action="store_true",
+        help="with --state absent, also delete /var/lib/docker, /var/lib/containerd "
+        "and /etc/docker",
+    )
     add_forks_argument(parser)
     add_json_argument(parser)
     parser.set_defaults(execute=execute)
 
 
 def execute(args: argparse.Namespace) -> ExitStatus:
+    if args.purge and args.state != "absent":
+        raise UsageError("--purge goes with --state absent", hint="add --state absent")
     hosts = selected_hosts(args)
     from pyhost.provision.fleet import as_json, exit_status, provision_fleet
 
@@ -63,6 +77,8 @@ def execute(args: argparse.Namespace) -> ExitStatus:
         known_hosts=args.known_hosts,
         accept_new_host_keys=args.accept_new_host_keys,
         progress=printer.progress if printer else None,
+        state=args.state,
+        purge=args.purge,
     )
     if args.json:
         import json

@@ -62,3 +62,66 @@ def selected_hosts(args: argparse.Namespace) -> list[Host]:
 
     inventory = load_inventory(args.inventory)
     return inventory.select(args.limit)
+
+
+def add_host_key_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--known-hosts FILE`` and ``--accept-new-host-keys``, as ``pyhost provision`` has."""
+    parser.add_argument(
+        "--known-hosts",
+        metavar="FILE",
+        help="an extra known_hosts file (~/.ssh/known_hosts is always read)",
+    )
+    parser.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="trust hosts whose key is not known yet (first contact); a changed key is "
+        "refused always",
+    )
+
+
+def add_remote_host_arguments(parser: argparse.ArgumentParser) -> None:
+    """``-H [USER@]HOST[:PORT]``, ``--ssh-key FILE``, ``-K`` and the host key arguments."""
+    parser.add_argument(
+        "-H",
+        "--host",
+        metavar="[USER@]HOST[:PORT]",
+        help="a remote host over SSH (IPv6 in brackets: [::1]:2222); the user and port "
+        "default to ~/.ssh/config's, else the local user and 22",
+    )
+    parser.add_argument(
+        "--ssh-key",
+        metavar="FILE",
+        help="the SSH private key (with an inventory: for hosts that set no "
+        "ansible_ssh_private_key_file)",
+    )
+    parser.add_argument(
+        "-K",
+        "--ask-become-pass",
+        action="store_true",
+        help="ask for the sudo password (read from stdin when it is not a terminal)",
+    )
+    add_host_key_arguments(parser)
+
+
+def check_ssh_files(args: argparse.Namespace) -> None:
+    """``--known-hosts`` and ``--ssh-key`` must name readable files (a usage error)."""
+    import os
+
+    from pyhost.errors import UsageError
+
+    for flag, path in (("--known-hosts", args.known_hosts), ("--ssh-key", args.ssh_key)):
+        if path is not None and not os.path.isfile(os.path.expanduser(path)):
+            raise UsageError(f"{flag} {path}: no such file", hint="give an existing file")
+
+
+def become_password(args: argparse.Namespace) -> str | None:
+    """The sudo password ``-K`` asks for: from the terminal, or one line of stdin."""
+    if not args.ask_become_pass:
+        return None
+    import sys
+
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("BECOME password: ")
+    return sys.stdin.readline().rstrip("\r\n")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from pyhost.connection import SSHConnection, connect
@@ -19,7 +19,14 @@ from pyhost.provision.host import HostReport, Progress, provision_host
 SCHEMA = "pyhost.provision/1"
 
 
-def _one(host: Host, check: bool, ssh: dict[str, Any], progress: Progress | None) -> HostReport:
+def _one(
+    host: Host,
+    check: bool,
+    ssh: dict[str, Any],
+    progress: Progress | None,
+    state: str | None,
+    purge: bool,
+) -> HostReport:
     try:
         conn = connect(host, **ssh) if host.ansible_connection == "ssh" else connect(host)
         if isinstance(conn, SSHConnection):
@@ -28,8 +35,9 @@ def _one(host: Host, check: bool, ssh: dict[str, Any], progress: Progress | None
         return HostReport(host.name, status="unreachable", error=e.one_line())
     except PyhostError as e:
         return HostReport(host.name, status="failed", error=e.one_line())
+    settings = host.pyhost if state is None else replace(host.pyhost, docker_state=state)
     with conn:
-        return provision_host(conn, host.pyhost, check=check, progress=progress)
+        return provision_host(conn, settings, check=check, progress=progress, purge=purge)
 
 
 def provision_fleet(
@@ -40,11 +48,13 @@ def provision_fleet(
     known_hosts: str | None = None,
     accept_new_host_keys: bool = False,
     progress: Progress | None = None,
+    state: str | None = None,
+    purge: bool = False,
 ) -> list[HostReport]:
-    """Every host's report, in inventory order."""
+    """Every host's report, in inventory order. ``state`` overrides pyhost_docker_state."""
     ssh = {"known_hosts": known_hosts, "accept_new_host_key": accept_new_host_keys}
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
-        futures = [pool.submit(_one, host, check, ssh, progress) for host in hosts]
+        futures = [pool.submit(_one, host, check, ssh, progress, state, purge) for host in hosts]
         return [future.result() for future in futures]
 
 

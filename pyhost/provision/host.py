@@ -21,6 +21,7 @@ from pyhost.provision.facts import (
     CONFLICTING,
     DAEMON_JSON,
     DOCKER_KEY_ID,
+    DOCKER_PACKAGES,
     KEYRING,
     SOURCES_DIR,
     HostFacts,
@@ -364,6 +365,62 @@ class _Run:
                 self.run("apt-mark hold " + " ".join(missing))
         self.report.ok += 1
 
+    def remove(self, *, purge: bool) -> None:
+        """``--state absent``: packages, repository files and key go; data stays unless purge."""
+        self.step("remove")
+        f = self.facts
+        installed = [p for p in DOCKER_PACKAGES if p in f.packages]
+        files = [*f.repo_files, *f.legacy_keys]
+        if f.keyring is not None:
+            files.append(KEYRING)
+        if installed:
+            verb = "purge" if purge else "remove"
+            self.change("remove", f"{verb} {', '.join(installed)}")
+            if not self.check:
+                if f.held & set(installed):
+                    self.run("apt-mark unhold " + " ".join(sorted(f.held & set(installed))))
+                self.waited(apt.wait_for_locks(self.conn, self.s.apt_lock_timeout))
+                result = self.conn.run(
+                    apt.apt_get(self.s.apt_lock_timeout, verb, *installed),
+                    sudo=True,
+                    check=False,
+                    timeout=900,
+                )
+                if result.exit_code != 0:
+                    errors = [
+                        x[2:].strip() for x in result.stderr.splitlines() if x.startswith("E:")
+                    ]
+                    raise HostError(
+                        self.conn.name,
+                        f"apt-get {verb} failed: "
+                        + (errors[0] if errors else result.stderr.strip()[-200:]),
+                    )
+        for path in files:
+            self.change("remove", f"remove {path}")
+        if files and not self.check:
+            self.run("rm -f -- " + " ".join(shlex.quote(p) for p in files))
+        data = ("/var/lib/docker", "/var/lib/containerd", "/etc/docker")
+        if purge:
+            present = self.conn.run(
+                "for d in " + " ".join(data) + '; do [ -e "$d" ] && echo "$d"; done',
+                sudo=True,
+                check=False,
+            ).stdout.split()
+            for path in present:
+                self.change("remove", f"remove {path}")
+            if present and not self.check:
+                # contents first, staying on each directory's own filesystem (it may be a
+                # mount point, which rmdir cannot remove: then the empty mount stays)
+                paths = " ".join(shlex.quote(p) for p in present)
+                self.run(
+                    f'for d in {paths}; do find "$d" -mindepth 1 -xdev -delete && '
+                    '{ rmdir "$d" 2>/dev/null || true; }; done',
+                    timeout=900,
+                )
+        elif installed:
+            self.report.notes.append("/var/lib/docker was kept (--purge removes it)")
+        self.report.ok += 1
+
     def daemon(self) -> None:
         """daemon.json: validated, written with a backup, Docker restarted, rolled back if sick."""
         if not self.s.docker_daemon:
@@ -528,7 +585,6 @@ def _refuse_what_is_not_built(host: str, s: PyhostSettings) -> None:
     unbuilt = [
         name
         for name, asked in (
-            ("pyhost_docker_state: absent", s.docker_state == "absent"),
             ("pyhost_http_proxy", s.http_proxy is not None),
             ("pyhost_https_proxy", s.https_proxy is not None),
             ("pyhost_no_proxy", s.no_proxy is not None),
@@ -576,11 +632,13 @@ def provision_host(
     *,
     check: bool = False,
     progress: Progress | None = None,
+    purge: bool = False,
 ) -> HostReport:
     """Bring one host to the state ``settings`` describe; never raises for the host's faults.
 
     Every failure is recorded in the report (``failed`` or ``unreachable``) so that a fleet
-    run goes on with the other hosts.
+    run goes on with the other hosts. With ``docker_state`` absent, Docker is removed
+    (``purge`` also deletes /var/lib/docker, /var/lib/containerd and /etc/docker).
     """
     report = HostReport(conn.name)
     start = time.monotonic()
@@ -588,6 +646,9 @@ def provision_host(
     try:
         _refuse_what_is_not_built(conn.name, settings)
         run.gather()
+        if settings.docker_state == "absent":
+            run.remove(purge=purge)
+            return report
         run.legacy()
         run.key_file()
         run.repository()
@@ -603,8 +664,8 @@ def provision_host(
         report.status, report.error = "failed", e.one_line()
     except PyhostError as e:
         report.status, report.error = "failed", f"{conn.name}: {e.one_line()}"
-    else:
-        report.status = "changed" if report.changes else "ok"
     finally:
+        if report.status == "ok" and report.error is None:
+            report.status = "changed" if report.changes else "ok"
         report.seconds = time.monotonic() - start
     return report

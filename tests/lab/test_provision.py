@@ -287,3 +287,31 @@ def test_daemon_json_is_applied_and_a_rejected_one_is_rolled_back(
     assert json.loads(host.exec("cat /etc/docker/daemon.json")[1]) == good
     assert host.exec("systemctl is-active docker")[1].strip() == "active"
     assert server_version(host).startswith(f"{OLD}+")
+
+
+def test_state_absent_removes_docker_and_keeps_its_data_unless_purged(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    host = hosts[3]  # Docker installed by the legacy-files test
+    if not server_version(host):
+        pytest.skip("needs the host provisioned by the legacy-files test")
+    inv = inventory(tmp_path, lab, docker_ce_repo, [host])
+    before = state_of(host)
+    code, data, _ = provision(lab, inv, "--state", "absent", "--check")
+    assert code == 0 and state_of(host) == before
+    assert any("remove docker-ce" in c["summary"] for c in by_host(data)[host.name]["changes"])
+    code, data, _ = provision(lab, inv, "--state", "absent")
+    assert code == 0, by_host(data)[host.name]["error"]
+    installed = host.exec(
+        "dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' docker-ce containerd.io"
+    )
+    assert "ii" not in installed[1]
+    assert host.exec("ls /etc/apt/sources.list.d/")[1].split() == []
+    assert host.exec("test -e /etc/apt/keyrings/docker.asc")[0] != 0
+    assert host.exec("test -d /var/lib/docker/overlay2")[0] == 0  # data kept
+    assert "/var/lib/docker was kept (--purge removes it)" in by_host(data)[host.name]["notes"]
+    code, data, _ = provision(lab, inv, "--state", "absent", "--purge")
+    assert code == 0, by_host(data)[host.name]["error"]
+    assert host.exec("ls -A /var/lib/docker")[1].strip() == ""
+    code, data, _ = provision(lab, inv, "--state", "absent")
+    assert code == 0 and by_host(data)[host.name]["changes"] == []
