@@ -10,6 +10,8 @@ from pyhost.cli.common import (
     add_forks_argument,
     add_inventory_arguments,
     add_json_argument,
+    percent,
+    positive_int,
     selected_hosts,
 )
 from pyhost.errors import ExitStatus, UsageError
@@ -21,6 +23,7 @@ examples:
   pyhost provision inventory.yml --limit 'web:!web-3' --forks 20
   pyhost provision inventory.yml --check --diff
   pyhost provision inventory.yml --limit old-host --state absent
+  pyhost provision inventory.yml --serial 2 --max-fail-percent 0   a rolling change
 """
 
 
@@ -58,6 +61,18 @@ def add_parser(subparsers: Any) -> None:
         help="with --state absent, also delete /var/lib/docker, /var/lib/containerd "
         "and /etc/docker",
     )
+    parser.add_argument(
+        "--serial",
+        type=positive_int,
+        metavar="N",
+        help="rolling change: N hosts at a time, the next batch only if this one went well",
+    )
+    parser.add_argument(
+        "--max-fail-percent",
+        type=percent,
+        metavar="P",
+        help="stop when more than P%% of a batch fails (default with --serial: 0)",
+    )
     add_forks_argument(parser)
     add_json_argument(parser)
     parser.set_defaults(execute=execute)
@@ -79,6 +94,8 @@ def execute(args: argparse.Namespace) -> ExitStatus:
         progress=printer.progress if printer else None,
         state=args.state,
         purge=args.purge,
+        serial=args.serial,
+        max_fail_percent=args.max_fail_percent,
     )
     if args.json:
         import json

@@ -56,6 +56,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 100")
+    return value
+
+
 def selected_hosts(args: argparse.Namespace) -> list[Host]:
     """The hosts a command targets: the inventory's (or the implicit localhost), limited."""
     from pyhost.inventory import load_inventory

@@ -50,17 +50,43 @@ def provision_fleet(
     progress: Progress | None = None,
     state: str | None = None,
     purge: bool = False,
+    serial: int | None = None,
+    max_fail_percent: float | None = None,
 ) -> list[HostReport]:
-    """Every host's report, in inventory order. ``state`` overrides pyhost_docker_state."""
+    """Every host's report, in inventory order. ``state`` overrides pyhost_docker_state.
+
+    With ``serial``, hosts go in batches of that many (a rolling change); when more than
+    ``max_fail_percent`` of a batch fails or is unreachable, the remaining hosts are not
+    touched and are reported ``skipped``.
+    """
     ssh = {"known_hosts": known_hosts, "accept_new_host_key": accept_new_host_keys}
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
-        futures = [pool.submit(_one, host, check, ssh, progress, state, purge) for host in hosts]
-        return [future.result() for future in futures]
+    size = serial or len(hosts) or 1
+    reports: list[HostReport] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, size))) as pool:
+        for start in range(0, len(hosts), size):
+            batch = hosts[start : start + size]
+            futures = [
+                pool.submit(_one, host, check, ssh, progress, state, purge) for host in batch
+            ]
+            done = [future.result() for future in futures]
+            reports += done
+            bad = sum(r.status in ("failed", "unreachable") for r in done)
+            limit = 0.0 if max_fail_percent is None and serial else max_fail_percent
+            if limit is not None and bad and 100.0 * bad / len(done) > limit:
+                rest = hosts[start + size :]
+                why = (
+                    f"not run: {bad} of {len(done)} host(s) in the previous batch failed, "
+                    f"more than the allowed {limit:g}%"
+                )
+                reports += [HostReport(h.name, status="skipped", error=why) for h in rest]
+                break
+    return reports
 
 
 def exit_status(reports: Sequence[HostReport]) -> ExitStatus:
-    """1 when a host failed, else 4 when one was unreachable, else 0."""
-    if any(r.status == "failed" for r in reports):
+    """1 when a host failed (or was skipped after failures), else 4 when one was
+    unreachable, else 0."""
+    if any(r.status in ("failed", "skipped") for r in reports):
         return ExitStatus.FAILURE
     if any(r.status == "unreachable" for r in reports):
         return ExitStatus.UNREACHABLE
@@ -73,7 +99,8 @@ def recap_line(report: HostReport) -> str:
     return (
         f"{report.host} : ok={report.ok} changed={changed} "
         f"unreachable={int(report.status == 'unreachable')} "
-        f"failed={int(report.status == 'failed')} skipped=0"
+        f"failed={int(report.status == 'failed')} "
+        f"skipped={int(report.status == 'skipped')}"
     )
 
 

@@ -40,7 +40,7 @@ def inventory(tmp_path: Path, lab: Any, repo: Any, hosts: list[Any], **pyhost_va
         }
     }
     path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
@@ -213,7 +213,7 @@ def test_an_unreachable_host_does_not_stop_the_others(
             "ansible_host": "127.0.0.1",
             "ansible_port": s.getsockname()[1],
         }
-        inv.write_text(yaml.safe_dump(data))
+        inv.write_text(yaml.safe_dump(data, sort_keys=False))
         code, result, _ = provision(lab, inv)
     assert code == 4
     assert by_host(result)["gone"]["status"] == "unreachable"
@@ -315,3 +315,25 @@ def test_state_absent_removes_docker_and_keeps_its_data_unless_purged(
     assert host.exec("ls -A /var/lib/docker")[1].strip() == ""
     code, data, _ = provision(lab, inv, "--state", "absent")
     assert code == 0 and by_host(data)[host.name]["changes"] == []
+
+
+def test_a_rolling_run_stops_after_a_failed_batch(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    inv = inventory(tmp_path, lab, docker_ce_repo, hosts[:3])
+    data = yaml.safe_load(inv.read_text())
+    first = hosts[0].name
+    data["all"]["hosts"][first]["pyhost_docker_key_fingerprint"] = "0" * 40
+    inv.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, result, _ = provision(lab, inv, "--check", "--serial", "1")
+    assert code == 1
+    reports = by_host(result)
+    assert reports[first]["status"] == "failed"
+    for host in hosts[1:3]:
+        assert reports[host.name]["status"] == "skipped"
+        assert "1 of 1 host(s) in the previous batch failed" in reports[host.name]["error"]
+        assert reports[host.name]["changes"] == []
+    # with room for failures, the other batches run
+    code, result, _ = provision(lab, inv, "--check", "--serial", "1", "--max-fail-percent", "100")
+    assert code == 1
+    assert [r["status"] for r in result["hosts"]][1:] == ["ok", "ok"]  # provisioned before
