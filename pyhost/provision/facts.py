@@ -32,6 +32,8 @@ CONFLICTING = (
 )
 KEYRING = "/etc/apt/keyrings/docker.asc"
 DAEMON_JSON = "/etc/docker/daemon.json"
+APT_PROXY = "/etc/apt/apt.conf.d/95pyhost-proxy"
+DOCKER_PROXY = "/etc/systemd/system/docker.service.d/http-proxy.conf"
 SOURCES_DIR = "/etc/apt/sources.list.d"
 # Where older instructions (Docker's own, the Ansible role's, blog posts) put Docker's key.
 LEGACY_KEYS = (
@@ -79,6 +81,8 @@ done
 echo @@docker-group; getent group docker
 echo @@server-version; docker version --format '{{{{.Server.Version}}}}'
 echo @@daemon-json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON}; echo
+echo @@apt-proxy; [ -f {APT_PROXY} ] && base64 -w0 {APT_PROXY}; echo
+echo @@docker-proxy; [ -f {DOCKER_PROXY} ] && base64 -w0 {DOCKER_PROXY}; echo
 echo @@dockerd-command; systemctl show -p ExecStart --value docker.service | head -c 2000; echo
 echo @@end
 """
@@ -99,6 +103,8 @@ class HostFacts:
     docker_group: list[str] | None  # members; None when the group does not exist
     server_version: str | None
     daemon_json: bytes | None = None
+    apt_proxy: bytes | None = None
+    docker_proxy: bytes | None = None
     dockerd_command: str = ""  # the unit's ExecStart, to spot -H next to daemon.json's hosts
     notes: list[str] = field(default_factory=list)
 
@@ -145,6 +151,11 @@ def _os_release(lines: list[str]) -> dict[str, str]:
     return result
 
 
+def _file(sections: dict[str, list[str]], name: str) -> bytes | None:
+    encoded = "".join(sections.get(name, [])).strip()
+    return base64.b64decode(encoded) if encoded else None
+
+
 def parse_facts(text: str) -> HostFacts:
     s = _sections(text)
     if "end" not in s:
@@ -185,6 +196,8 @@ def parse_facts(text: str) -> HostFacts:
         docker_group=[m for m in group.split(":")[3].split(",") if m] if group else None,
         server_version=server or None,
         daemon_json=base64.b64decode(daemon) if daemon else None,
+        apt_proxy=_file(s, "apt-proxy"),
+        docker_proxy=_file(s, "docker-proxy"),
         dockerd_command=" ".join(s.get("dockerd-command", [])).strip(),
     )
 

@@ -8,6 +8,7 @@ nothing on the host.
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from collections.abc import Callable
@@ -18,10 +19,12 @@ from pyhost.errors import CommandFailed, HostError, PyhostError, UnreachableErro
 from pyhost.inventory import PyhostSettings
 from pyhost.provision import apt
 from pyhost.provision.facts import (
+    APT_PROXY,
     CONFLICTING,
     DAEMON_JSON,
     DOCKER_KEY_ID,
     DOCKER_PACKAGES,
+    DOCKER_PROXY,
     KEYRING,
     SOURCES_DIR,
     HostFacts,
@@ -155,6 +158,75 @@ class _Run:
             if self.facts.apt_key_has_docker:
                 self.run(f"apt-key del {DOCKER_KEY_ID}")
         self.repo_changed |= bool(stale or self.facts.legacy_keys or self.facts.apt_key_has_docker)
+        self.report.ok += 1
+
+    def _proxy_values(self) -> dict[str, object]:
+        no_proxy = self.s.no_proxy or ""
+        return {
+            "http_proxy": self.s.http_proxy,
+            "https_proxy": self.s.https_proxy,
+            "no_proxy": no_proxy,
+            "direct": [
+                h.strip() for h in no_proxy.split(",") if re.fullmatch(r"[\w.-]+", h.strip())
+            ],
+        }
+
+    def _proxied(self) -> bool:
+        return bool(self.s.http_proxy or self.s.https_proxy)
+
+    def _sync_file(
+        self, step: str, path: str, current: bytes | None, wanted: bytes | None, *, mode: int
+    ) -> bool:
+        """Make ``path`` hold ``wanted`` (None: absent); True when it changed."""
+        if current == wanted:
+            return False
+        verb = "remove" if wanted is None else "write"
+        self.change(step, f"{verb} {path}", _redact(unified_diff(path, current, wanted)))
+        if not self.check:
+            if wanted is None:
+                self.run(f"rm -f {shlex.quote(path)}")
+            else:
+                self.run(f"install -d -m 0755 {shlex.quote(path.rpartition('/')[0])}")
+                write_file(self.conn, path, wanted, mode=mode)
+        return True
+
+    def apt_proxy(self) -> None:
+        """apt's proxy, before anything is downloaded (the key is fetched through apt)."""
+        if not self._proxied() and self.facts.apt_proxy is None:
+            return
+        self.step("apt proxy")
+        wanted = (
+            render("apt-proxy.conf.j2", **self._proxy_values()).encode()
+            if self._proxied()
+            else None
+        )
+        # 0640: the URL may carry a password; apt reads its configuration as root
+        self.repo_changed |= self._sync_file(
+            "proxy", APT_PROXY, self.facts.apt_proxy, wanted, mode=0o640
+        )
+        self.report.ok += 1
+
+    def docker_proxy(self) -> None:
+        """dockerd's proxy as a systemd drop-in; Docker restarted (and checked) on a change."""
+        if not self._proxied() and self.facts.docker_proxy is None:
+            return
+        self.step("docker proxy")
+        wanted = (
+            render("http-proxy.conf.j2", **self._proxy_values()).encode()
+            if self._proxied()
+            else None
+        )
+        changed = self._sync_file(
+            "proxy", DOCKER_PROXY, self.facts.docker_proxy, wanted, mode=0o640
+        )
+        if changed and not self.check:
+            self.run("systemctl daemon-reload")
+            if not self._restart_docker():
+                raise HostError(
+                    self.conn.name,
+                    "Docker did not restart with the new proxy settings",
+                    hint="see journalctl -u docker on the host",
+                )
         self.report.ok += 1
 
     def key_file(self) -> None:
@@ -580,24 +652,9 @@ class _Run:
         self.report.ok += 1
 
 
-def _refuse_what_is_not_built(host: str, s: PyhostSettings) -> None:
-    """Variables this version checks but cannot apply yet: refuse rather than ignore them."""
-    unbuilt = [
-        name
-        for name, asked in (
-            ("pyhost_http_proxy", s.http_proxy is not None),
-            ("pyhost_https_proxy", s.https_proxy is not None),
-            ("pyhost_no_proxy", s.no_proxy is not None),
-        )
-        if asked
-    ]
-    if unbuilt:
-        raise HostError(
-            host,
-            f"{', '.join(unbuilt)} is not applied by this version of pyhost yet; "
-            "nothing was changed",
-            hint="remove it from the inventory for now",
-        )
+def _redact(text: str) -> str:
+    """Hide passwords in proxy URLs (scheme://user:password@host) before anything is shown."""
+    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", text)
 
 
 def _same_version(installed: str, wanted: str) -> bool:
@@ -644,17 +701,18 @@ def provision_host(
     start = time.monotonic()
     run = _Run(conn, settings, check=check, report=report, progress=progress)
     try:
-        _refuse_what_is_not_built(conn.name, settings)
         run.gather()
         if settings.docker_state == "absent":
             run.remove(purge=purge)
             return report
         run.legacy()
+        run.apt_proxy()
         run.key_file()
         run.repository()
         run.packages()
         run.hold()
         run.daemon()
+        run.docker_proxy()
         run.services()
         run.users()
         run.verify()

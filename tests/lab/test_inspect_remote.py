@@ -220,7 +220,7 @@ def test_an_unreachable_host_is_reported_and_the_others_listed(
         fleet.hosts[1].name: "ok",
         "closed": "unreachable",
     }
-    closed = as_json(res)["hosts"][2]
+    closed = next(h for h in as_json(res)["hosts"] if h["host"] == "closed")
     assert closed["result"] is None and "cannot connect to 127.0.0.1:" in closed["error"]
     res = pyhost("ps", "-i", str(inv), "--known-hosts", str(lab.known_hosts))
     assert res.returncode == 4

@@ -337,3 +337,58 @@ def test_a_rolling_run_stops_after_a_failed_batch(
     code, result, _ = provision(lab, inv, "--check", "--serial", "1", "--max-fail-percent", "100")
     assert code == 1
     assert [r["status"] for r in result["hosts"]][1:] == ["ok", "ok"]  # provisioned before
+
+
+def test_proxies_for_apt_and_dockerd_without_showing_the_password(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    host = hosts[1]  # Docker installed by the three-host test
+    if not server_version(host):
+        pytest.skip("needs the host provisioned by the three-host test")
+    # nothing listens there: apt must reach the lab repository directly (no_proxy), and
+    # dockerd only needs the setting to start
+    proxy = "http://puller:s3cret-pw@127.0.0.1:3128"
+    inv = inventory(
+        tmp_path,
+        lab,
+        docker_ce_repo,
+        [host],
+        pyhost_http_proxy=proxy,
+        pyhost_https_proxy=proxy,
+        pyhost_no_proxy="repo.lab,localhost",
+    )
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyhost",
+            "provision",
+            str(inv),
+            "--known-hosts",
+            str(lab.known_hosts),
+            "--diff",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "s3cret-pw" not in res.stdout + res.stderr
+    assert "puller:***@127.0.0.1:3128" in res.stdout  # the diff, redacted
+    env = host.exec("systemctl show docker -p Environment --value")[1]
+    assert f"HTTP_PROXY={proxy}" in env and "NO_PROXY=repo.lab,localhost" in env
+    assert host.exec("stat -c %a /etc/apt/apt.conf.d/95pyhost-proxy")[1].strip() == "640"
+    assert (
+        'Acquire::http::Proxy::repo.lab "DIRECT";'
+        in host.exec("cat /etc/apt/apt.conf.d/95pyhost-proxy")[1]
+    )
+    assert host.exec("apt-get update")[0] == 0  # the repository still answers, directly
+    assert host.exec("systemctl is-active docker")[1].strip() == "active"
+    code, data, _ = provision(lab, inv)
+    assert code == 0 and by_host(data)[host.name]["changes"] == []
+    # and removing the proxy variables removes the files
+    code, data, _ = provision(lab, inventory(tmp_path, lab, docker_ce_repo, [host]))
+    assert code == 0
+    assert host.exec("test -e /etc/apt/apt.conf.d/95pyhost-proxy")[0] != 0
+    assert "HTTP_PROXY" not in host.exec("systemctl show docker -p Environment --value")[1]
