@@ -206,6 +206,28 @@ class SSHConnection(Connection):
         self._conn: Any = None
         self.is_root = False
 
+    @classmethod
+    def from_fabric(
+        cls, conn: Any, *, become_password: str | None = None, name: str | None = None
+    ) -> SSHConnection:
+        """Wrap a user's own Fabric ``Connection`` (from a fabfile), opened or not.
+
+        Its host key policy is the user's: pyhost does not change it.
+        """
+        target = SSHTarget(
+            name=name or conn.host,
+            address=conn.host,
+            port=int(conn.port),
+            user=conn.user,
+            become_password=become_password,
+        )
+        wrapped = cls(target)
+        if not conn.is_connected:
+            conn.open()
+        wrapped._conn = conn
+        wrapped.is_root = conn.user == "root"
+        return wrapped
+
     def _open(self) -> Any:
         if self._conn is not None:
             return self._conn
@@ -292,6 +314,9 @@ class SSHConnection(Connection):
                 if out is None:
                     raise HostError(self.name, f"`{shown}` did not finish within {timeout:g} s")
                 code = channel.recv_exit_status()
+                if code == -1 and not channel.get_transport().is_active():
+                    # the channel ended with no exit status: the host went away mid-command
+                    raise UnreachableError(self.name, f"connection lost while running `{shown}`")
             finally:
                 channel.close()
         except (OSError, EOFError) as e:

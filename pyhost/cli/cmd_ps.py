@@ -50,7 +50,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "-a", "--all", action="store_true", help="also list containers that are not running"
     )
-    add_remote_host_arguments(parser)
+    add_remote_host_arguments(parser, with_inventory=True)
     parser.add_argument(
         "-i",
         "--inventory",

@@ -89,8 +89,13 @@ def add_host_key_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_remote_host_arguments(parser: argparse.ArgumentParser) -> None:
-    """``-H [USER@]HOST[:PORT]``, ``--ssh-key FILE``, ``-K`` and the host key arguments."""
+def add_remote_host_arguments(
+    parser: argparse.ArgumentParser, *, with_inventory: bool = False
+) -> None:
+    """``-H [USER@]HOST[:PORT]``, ``--ssh-key FILE``, ``-K`` and the host key arguments;
+    ``with_inventory`` when the command also takes ``-i`` (the key and password are then
+    defaults for the inventory's hosts)."""
+    also = " (with -i: for hosts that set no {})" if with_inventory else ""
     parser.add_argument(
         "-H",
         "--host",
@@ -101,14 +106,14 @@ def add_remote_host_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ssh-key",
         metavar="FILE",
-        help="the SSH private key (with an inventory: for hosts that set no "
-        "ansible_ssh_private_key_file)",
+        help="the SSH private key" + also.format("ansible_ssh_private_key_file"),
     )
     parser.add_argument(
         "-K",
         "--ask-become-pass",
         action="store_true",
-        help="ask for the sudo password (read from stdin when it is not a terminal)",
+        help="ask for the sudo password (read from stdin when it is not a terminal)"
+        + also.format("ansible_become_password"),
     )
     add_host_key_arguments(parser)
 

@@ -3,9 +3,9 @@
 pyhost ships ``pyhost/inspect/collect`` (standard library only, relative imports only) as a
 zipapp built in memory once per process. For each host it runs one command, as root
 through sudo: a shell line that checks for python3, then ``python3 -I -c BOOTSTRAP REQUEST``.
-The zipapp travels base64-encoded on stdin; the bootstrap writes it to a private temporary
-file (mkstemp: 0600), runs it with runpy and removes it. The collector prints one framed
-JSON answer (see ``collect.protocol``), which is the same document a local run returns.
+The zipapp travels base64-encoded on stdin; the bootstrap puts it in an anonymous memory
+file and execs ``python3 -I /proc/self/fd/N REQUEST``. The collector prints one framed JSON
+answer (see ``collect.protocol``), which is the same document a local run returns.
 
 Everything a user can meet becomes one line: no python3 (or one older than 3.10), sudo
 refused, a collector crash (its last stderr line; ``--debug`` shows all of it), a host that
@@ -59,25 +59,20 @@ sys.exit(main(sys.argv[1:]))
 """
 
 # Runs with ``python3 -I -c``: no current directory or user site on sys.path, no PYTHON*
-# variables. Written for any python3 up to the version check (no f-strings before it).
+# variables. Plain syntax up to the version check, so that any python3 can say it is too old.
+# The zipapp goes into an anonymous memory file (memfd; else a temporary file unlinked at
+# once), which the collector's interpreter, exec'd in its place, runs as /proc/self/fd/N:
+# nothing is left on the host, however the command ends, and its command line stays short.
+# The zipapp is the last word on stdin: a sudo password line before it is skipped.
 BOOTSTRAP = f"""\
 import sys
-if sys.version_info < {MIN_PYTHON!r}:
-    sys.stderr.write("{TOO_OLD} %s\\n" % sys.version.split()[0])
-    sys.exit({TOO_OLD_EXIT})
-import base64, os, runpy, signal, tempfile
-def _stop(signum, frame):
-    sys.exit(128 + signum)
-signal.signal(signal.SIGTERM, _stop)
-signal.signal(signal.SIGHUP, _stop)
-fd, path = tempfile.mkstemp(prefix="pyhost-collect-", suffix=".pyz")
-try:
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(base64.b64decode(sys.stdin.buffer.read().split()[-1]))
-    sys.argv = [path] + sys.argv[1:]
-    runpy.run_path(path, run_name="__main__")
-finally:
-    os.unlink(path)
+if sys.version_info<{MIN_PYTHON!r}:
+ sys.stderr.write("{TOO_OLD} %s\\n"%sys.version.split()[0]);sys.exit({TOO_OLD_EXIT})
+import base64,os,tempfile
+try:f=os.memfd_create("pyhost-collect",0)
+except(AttributeError,OSError):f,p=tempfile.mkstemp();os.unlink(p);os.set_inheritable(f,True)
+with open(f,"wb",closefd=False) as o:o.write(base64.b64decode(sys.stdin.buffer.read().split()[-1]))
+os.execv(sys.executable,[sys.executable,"-I","/proc/self/fd/%d"%f]+sys.argv[1:])
 """
 
 

@@ -392,3 +392,89 @@ def test_proxies_for_apt_and_dockerd_without_showing_the_password(
     assert code == 0
     assert host.exec("test -e /etc/apt/apt.conf.d/95pyhost-proxy")[0] != 0
     assert "HTTP_PROXY" not in host.exec("systemctl show docker -p Environment --value")[1]
+
+
+def test_a_host_that_dies_mid_run_is_unreachable_and_the_other_goes_on(
+    lab: Any, docker_ce_repo: Any, tmp_path: Path
+) -> None:
+    import threading
+
+    doomed, survivor = lab.add_hosts(2)
+    try:
+        inv = inventory(tmp_path, lab, docker_ce_repo, [doomed, survivor])
+
+        # stop the doomed host once its packages are being installed (bounded wait)
+        def kill_when_installing() -> None:
+            for _ in range(300):
+                if doomed.exec("pgrep -x dpkg || pgrep -x apt-get")[0] == 0:
+                    break
+                threading.Event().wait(0.1)
+            doomed.container.kill()
+
+        killer = threading.Thread(target=kill_when_installing, daemon=True)
+        killer.start()
+        code, data, _ = provision(lab, inv, "--forks", "2")
+        killer.join(timeout=60)
+        assert code == 4, [(h["status"], h["error"]) for h in data["hosts"]]
+        assert by_host(data)[doomed.name]["status"] == "unreachable"
+        assert by_host(data)[survivor.name]["status"] == "changed"
+        assert server_version(survivor)
+    finally:
+        lab.remove_hosts([doomed, survivor])
+
+
+def test_sudo_refused_is_one_clear_line(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    inv = inventory(tmp_path, lab, docker_ce_repo, [hosts[0]])
+    inv.write_text(inv.read_text().replace(lab.sudo_password, "wrong-password"))
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyhost",
+            "provision",
+            str(inv),
+            "--known-hosts",
+            str(lab.known_hosts),
+            "--check",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert res.returncode == 1
+    assert "sudo" in res.stdout and "wrong-password" not in res.stdout + res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+
+
+def test_steps_run_on_a_users_own_fabric_connection(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any]
+) -> None:
+    """The fabfile use: provision_host over a Fabric Connection the user made."""
+    import fabric
+    import paramiko
+
+    from pyhost.connection import SSHConnection
+    from pyhost.inventory import PyhostSettings
+    from pyhost.provision.host import provision_host
+
+    host = hosts[0]
+    conn = fabric.Connection(
+        host.address,
+        user="lab",
+        port=host.port,
+        connect_kwargs={"key_filename": str(lab.key_file), "look_for_keys": False},
+    )
+    conn.client.load_host_keys(str(lab.known_hosts))
+    conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    settings = PyhostSettings(
+        docker_repo_url=f"{lab.repo_url}{docker_ce_repo.url_path}",
+        docker_key_fingerprint=docker_ce_repo.fingerprint,
+    )
+    wrapped = SSHConnection.from_fabric(conn, become_password=lab.sudo_password)
+    with wrapped:
+        report = provision_host(wrapped, settings, check=True)
+    assert report.status == "ok", report.error
+    assert report.docker_version

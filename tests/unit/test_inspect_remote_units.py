@@ -182,6 +182,28 @@ def test_the_zipapp_runs_without_site_packages(python3_dir: Path, tmp_path: Path
     assert answer["result"]["engine"]["available"] is False
 
 
+@pytest.mark.parametrize("memfd", [True, False])
+def test_the_bootstrap_runs_the_zipapp_from_memory_and_leaves_no_file(
+    memfd: bool, tmp_path: Path
+) -> None:
+    """memfd_create, else a temporary file unlinked at once: either way the collector runs
+    as /proc/self/fd/N, and nothing is left behind however it ends."""
+    code = remote.BOOTSTRAP if memfd else remote.BOOTSTRAP.replace("os.memfd_create", "os.nope")
+    assert code != remote.BOOTSTRAP or memfd
+    res = subprocess.run(
+        [sys.executable, "-I", "-c", code, json.dumps(PS)],
+        input="a sudo password line\n" + remote.stdin_payload(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"TMPDIR": str(tmp_path), "DOCKER_HOST": "unix:///nonexistent", "PATH": "/usr/bin"},
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    answer = protocol.decode_response(res.stdout)
+    assert answer is not None and answer["ok"] and list(tmp_path.iterdir()) == []
+
+
 def test_the_bootstrap_refuses_an_old_python_in_one_line() -> None:
     code = remote.BOOTSTRAP.replace(repr(remote.MIN_PYTHON), "(99, 0)")
     res = subprocess.run(
