@@ -8,6 +8,7 @@ from typing import Any
 from pyhost.cli.common import (
     HelpFormatter,
     add_forks_argument,
+    add_host_key_arguments,
     add_inventory_arguments,
     add_json_argument,
     percent,
@@ -39,17 +40,7 @@ def add_parser(subparsers: Any) -> None:
     add_inventory_arguments(parser)
     parser.add_argument("--check", action="store_true", help="show the plan; change nothing")
     parser.add_argument("--diff", action="store_true", help="show the changes to files")
-    parser.add_argument(
-        "--known-hosts",
-        metavar="FILE",
-        help="an extra known_hosts file (~/.ssh/known_hosts is always read)",
-    )
-    parser.add_argument(
-        "--accept-new-host-keys",
-        action="store_true",
-        help="trust hosts whose key is not known yet (first contact); a changed key is "
-        "refused always",
-    )
+    add_host_key_arguments(parser)
     parser.add_argument(
         "--state",
         choices=("present", "absent"),

@@ -289,7 +289,7 @@ def pyhost(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         (["inspect", "x", "--pid", "1"], 2, "name one container"),
         (["inspect", ""], 2, "name one container"),
         (["inspect", "--pid", "2147483647"], 2, "no process 2147483647"),
-        (["inspect", "x", "-H", "host-1"], 2, "not in this version"),
+        (["inspect", "x", "-H", "host:0"], 2, "port must be 1 to 65535"),
     ],
 )
 def test_cli_bad_input_is_one_line(argv: list[str], code: int, words: str) -> None:
