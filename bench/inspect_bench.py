@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 COUNTS = (1, 10, 30)
-MAX_CONTAINERS = 30
+MAX_CONTAINERS = 100
 HERE = Path(__file__).resolve().parent
 
 sys.path.insert(0, str(HERE.parent / "tests"))  # labkit, for the lab's labels
@@ -49,6 +49,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", "--runs", type=int, default=5)
     parser.add_argument("--image", help="an image with sleep (default: the lab's)")
+    parser.add_argument(
+        "--counts", type=int, nargs="+", default=list(COUNTS), help="containers running"
+    )
     args = parser.parse_args()
 
     import docker
@@ -61,7 +64,7 @@ def main() -> None:
     pyhost = [sys.executable, "-m", "pyhost"]
     print(f"{'containers':>10} {'command':32} {'median ms':>10} {'min':>8} {'max':>8}")
     try:
-        for count in COUNTS:
+        for count in args.counts:
             while len(made) < min(count, MAX_CONTAINERS):
                 made.append(
                     client.containers.run(
@@ -81,6 +84,8 @@ def main() -> None:
                     "--json",
                 ],
                 "pyhost ps --json": [*pyhost, "ps", "--json"],
+                f"docker inspect {made[0].name[:8]}..": ["docker", "inspect", made[0].name],
+                "docker ps": ["docker", "ps"],
             }
             for name, argv in cases.items():
                 measure(argv, 1)  # warm the page cache
