@@ -14,8 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from labkit.aptrepo import build_docker_ce_repo
@@ -68,26 +66,7 @@ def main() -> None:
                 lab.serve_repo(repo.root)
                 hosts = lab.add_hosts(count, timeout=60 + 10 * count)
                 inv = work / f"inv{count}.yml"
-                inv.write_text(
-                    yaml.safe_dump(
-                        {
-                            "all": {
-                                "vars": {
-                                    "ansible_user": "lab",
-                                    "ansible_ssh_private_key_file": str(lab.key_file),
-                                    "ansible_become_password": lab.sudo_password,
-                                    "pyhost_docker_repo_url": f"{lab.repo_url}{repo.url_path}",
-                                    "pyhost_docker_key_fingerprint": repo.fingerprint,
-                                    "pyhost_docker_version": "20.10.24",
-                                },
-                                "hosts": {
-                                    h.name: {"ansible_host": h.address, "ansible_port": h.port}
-                                    for h in hosts
-                                },
-                            }
-                        }
-                    )
-                )
+                lab.write_inventory(inv, hosts, repo, pyhost_docker_version="20.10.24")
                 first, rc1 = timed_run(inv, lab.known_hosts, forks=count)
                 again, rc2 = timed_run(inv, lab.known_hosts, forks=count)
                 check = subprocess.run(

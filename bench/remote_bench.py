@@ -22,8 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from labkit.aptrepo import build_docker_ce_repo
@@ -42,25 +40,7 @@ SETUP = (
 
 
 def inventory(path: Path, lab: Lab, repo: Any, hosts: list[Any]) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "all": {
-                    "vars": {
-                        "ansible_user": "lab",
-                        "ansible_ssh_private_key_file": str(lab.key_file),
-                        "ansible_become_password": lab.sudo_password,
-                        "pyhost_docker_repo_url": f"{lab.repo_url}{repo.url_path}",
-                        "pyhost_docker_key_fingerprint": repo.fingerprint,
-                    },
-                    "hosts": {
-                        h.name: {"ansible_host": h.address, "ansible_port": h.port} for h in hosts
-                    },
-                }
-            }
-        )
-    )
-    return path
+    return lab.write_inventory(path, hosts, repo)
 
 
 def pyhost(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:

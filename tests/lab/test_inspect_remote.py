@@ -40,21 +40,11 @@ class Fleet:
 
 
 def write_inventory(path: Path, lab: Any, repo: Any, hosts: dict[str, tuple[str, int]]) -> Path:
-    """An inventory of lab hosts (name -> address, port), as provision's tests write it."""
-    data = {
-        "all": {
-            "vars": {
-                "ansible_user": "lab",
-                "ansible_ssh_private_key_file": str(lab.key_file),
-                "ansible_become_password": lab.sudo_password,
-                "pyhost_docker_repo_url": f"{lab.repo_url}{repo.url_path}",
-                "pyhost_docker_key_fingerprint": repo.fingerprint,
-            },
-            "hosts": {
-                name: {"ansible_host": address, "ansible_port": port}
-                for name, (address, port) in hosts.items()
-            },
-        }
+    """The lab's inventory (name -> address, port), which may name hosts that do not exist."""
+    data = lab.inventory_data([], repo)
+    data["all"]["hosts"] = {
+        name: {"ansible_host": address, "ansible_port": port}
+        for name, (address, port) in hosts.items()
     }
     path.write_text(yaml.safe_dump(data))
     return path

@@ -26,22 +26,7 @@ def hosts(lab: Any) -> Iterator[list[Any]]:
 
 
 def inventory(tmp_path: Path, lab: Any, repo: Any, hosts: list[Any], **pyhost_vars: Any) -> Path:
-    data = {
-        "all": {
-            "vars": {
-                "ansible_user": "lab",
-                "ansible_ssh_private_key_file": str(lab.key_file),
-                "ansible_become_password": lab.sudo_password,
-                "pyhost_docker_repo_url": f"{lab.repo_url}{repo.url_path}",
-                "pyhost_docker_key_fingerprint": repo.fingerprint,
-                **pyhost_vars,
-            },
-            "hosts": {h.name: {"ansible_host": h.address, "ansible_port": h.port} for h in hosts},
-        }
-    }
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    return lab.write_inventory(tmp_path / "inventory.yml", hosts, repo, **pyhost_vars)
 
 
 def provision(lab: Any, inv: Path, *args: str) -> tuple[int, dict[str, Any], str]:

@@ -107,6 +107,35 @@ class Lab:
             self._wait_booted(host, deadline)
         return new
 
+    def inventory_data(self, hosts: list[LabHost], repo: Any, **variables: Any) -> dict[str, Any]:
+        """An Ansible-style inventory of ``hosts`` that reaches them as the lab user over SSH
+        and points pyhost at the lab's Docker CE repository (``repo``) and its key."""
+        return {
+            "all": {
+                "vars": {
+                    "ansible_user": LAB_USER,
+                    "ansible_ssh_private_key_file": str(self.key_file),
+                    "ansible_become_password": self.sudo_password,
+                    "pyhost_docker_repo_url": f"{self.repo_url}{repo.url_path}",
+                    "pyhost_docker_key_fingerprint": repo.fingerprint,
+                    **variables,
+                },
+                "hosts": {
+                    h.name: {"ansible_host": h.address, "ansible_port": h.port} for h in hosts
+                },
+            }
+        }
+
+    def write_inventory(
+        self, path: Path, hosts: list[LabHost], repo: Any, **variables: Any
+    ) -> Path:
+        import yaml
+
+        path.write_text(
+            yaml.safe_dump(self.inventory_data(hosts, repo, **variables), sort_keys=False)
+        )
+        return path
+
     def remove_hosts(self, hosts: list[LabHost]) -> None:
         """Remove hosts (and their /var/lib/docker volumes) before the lab ends."""
         for host in hosts:
