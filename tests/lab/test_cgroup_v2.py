@@ -104,3 +104,86 @@ def test_an_oom_kill_is_seen(v2_report: dict[str, Any]) -> None:
     events = keyed(oom["files"]["memory.events"])
     assert events["oom_kill"] >= 1
     assert oom["limits"]["memory"]["oom_kills"] == events["oom_kill"]
+
+
+@pytest.fixture(scope="module")
+def docker_on_v2(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Docker Engine on the cgroup v2 kernel, one limited container, and pyhost's view."""
+    problem = why_no_uml()
+    if problem:
+        pytest.skip(problem)
+    work = tmp_path_factory.mktemp("uml-docker")
+    image = work / "sleep.tar"
+    # a tiny image from this machine's own binaries: no registry can be reached
+    import subprocess
+
+    subprocess.run(
+        [
+            "tar",
+            "-C",
+            "/",
+            "-chf",
+            str(image),
+            "usr/bin/sleep",
+            "lib/x86_64-linux-gnu/libc.so.6",
+            "lib64/ld-linux-x86-64.so.2",
+        ],
+        check=True,
+    )
+    out = run_in_uml(
+        f"""
+mount -t tmpfs tmpfs /var/run
+mount -t tmpfs -o size=256m tmpfs /var/lib/docker
+mount -t tmpfs tmpfs /var/lib/containerd
+mount -t tmpfs tmpfs /etc/docker
+hostname uml
+dockerd --storage-driver vfs --iptables=false --bridge=none --ip-masq=false >/run/d.log 2>&1 &
+i=0; while [ $i -lt 150 ] && ! docker info >/dev/null 2>&1; do sleep 0.2; i=$((i+1)); done
+docker import {image} lab/sleep >/dev/null
+id=$(docker run -d --name lim --memory 16m --pids-limit 20 --cpus 0.5 --network none \\
+     lab/sleep /usr/bin/sleep 120)
+sleep 1
+echo "TRUTH $(docker inspect lim --format '{{{{json .HostConfig}}}}')"
+echo "FILES $(cd /sys/fs/cgroup/docker/$id && cat memory.max pids.max | tr '\\n' ' ';
+               cat cpu.max)"
+cd {REPO}
+echo "INSPECT $(.venv/bin/python -m pyhost inspect lim --json | tr -d '\\n')"
+echo "PS $(.venv/bin/python -m pyhost ps --json | tr -d '\\n')"
+""",
+        mem="1G",
+        timeout=240,
+    )
+    found: dict[str, Any] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        if key in ("TRUTH", "INSPECT", "PS"):
+            found[key] = json.loads(value)
+        elif key == "FILES":
+            found[key] = value.split()
+    assert {"TRUTH", "INSPECT", "PS", "FILES"} <= set(found), out[-3000:]
+    return found
+
+
+def test_pyhost_inspect_on_docker_with_cgroup_v2(docker_on_v2: dict[str, Any]) -> None:
+    truth, report = docker_on_v2["TRUTH"], docker_on_v2["INSPECT"]
+    memory_max, pids_max, quota, period = docker_on_v2["FILES"]
+    cg = report["cgroups"]
+    assert cg["version"] == 2 and cg["driver"] == "cgroupfs"
+    assert cg["path"].startswith("/docker/")
+    assert cg["memory"]["limit"] == truth["Memory"] == int(memory_max) == 16 << 20
+    assert cg["pids"]["limit"] == truth["PidsLimit"] == int(pids_max) == 20
+    assert cg["cpu"]["cpus"] == truth["NanoCpus"] / 1e9 == int(quota) / int(period)
+    verdicts = {k: v["verdict"] for k, v in report["namespaces"]["types"].items()}
+    # on v2 Docker gives each container its own cgroup namespace
+    for kind in ("mnt", "uts", "ipc", "pid", "net", "cgroup"):
+        assert verdicts[kind] == "isolated", verdicts
+    assert verdicts["user"] == "shared with host"
+    assert report["namespaces"]["types"]["user"]["expected"] is True
+
+
+def test_pyhost_ps_on_docker_with_cgroup_v2(docker_on_v2: dict[str, Any]) -> None:
+    (row,) = docker_on_v2["PS"]["containers"]
+    assert docker_on_v2["PS"]["cgroup_version"] == 2
+    assert row["name"] == "lim" and row["findings"] == []
+    assert row["limits"]["memory"]["limit"] == 16 << 20
+    assert row["limits"]["pids"]["limit"] == 20
