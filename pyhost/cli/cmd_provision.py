@@ -73,21 +73,30 @@ def execute(args: argparse.Namespace) -> ExitStatus:
     if args.purge and args.state != "absent":
         raise UsageError("--purge goes with --state absent", hint="add --state absent")
     hosts = selected_hosts(args)
+    from pyhost.cli.provision_output import Printer
     from pyhost.provision.fleet import as_json, exit_status, provision_fleet
 
-    printer = None if args.json else _Printer(diff=args.diff, check=args.check)
-    reports = provision_fleet(
-        hosts,
-        check=args.check,
-        forks=args.forks,
-        known_hosts=args.known_hosts,
-        accept_new_host_keys=args.accept_new_host_keys,
-        progress=printer.progress if printer else None,
-        state=args.state,
-        purge=args.purge,
-        serial=args.serial,
-        max_fail_percent=args.max_fail_percent,
+    printer = (
+        None if args.json else Printer([h.name for h in hosts], diff=args.diff, check=args.check)
     )
+    if printer:
+        printer.start()
+    try:
+        reports = provision_fleet(
+            hosts,
+            check=args.check,
+            forks=args.forks,
+            known_hosts=args.known_hosts,
+            accept_new_host_keys=args.accept_new_host_keys,
+            progress=printer.progress if printer else None,
+            state=args.state,
+            purge=args.purge,
+            serial=args.serial,
+            max_fail_percent=args.max_fail_percent,
+        )
+    finally:
+        if printer:
+            printer.stop()
     if args.json:
         import json
 
@@ -96,52 +105,3 @@ def execute(args: argparse.Namespace) -> ExitStatus:
         assert printer is not None
         printer.finish(reports)
     return exit_status(reports)
-
-
-class _Printer:
-    """Progress while hosts work, each host's changes, then Ansible's recap."""
-
-    def __init__(self, *, diff: bool, check: bool) -> None:
-        import threading
-
-        from rich.console import Console
-
-        self.console = Console(highlight=False)
-        self.diff = diff
-        self.check = check
-        self.lock = threading.Lock()
-
-    def progress(self, host: str, step: str) -> None:
-        if not self.console.is_terminal:  # progress is for people watching, not for logs
-            return
-        with self.lock:
-            self.console.print(f"[dim]{host}: {step}[/]")
-
-    def finish(self, reports: list[Any]) -> None:
-        from rich.markup import escape
-
-        from pyhost.provision.fleet import recap_line
-
-        out = self.console
-        verb = "would" if self.check else "did"
-        for r in reports:
-            colour = {"ok": "green", "changed": "yellow"}.get(r.status, "red")
-            head = f"[bold {colour}]{escape(r.host)}[/]: {r.status}"
-            if r.os:
-                head += f" ({escape(r.os)}"
-                head += f", Docker {escape(r.docker_version)})" if r.docker_version else ")"
-            out.print(head)
-            for change in r.changes:
-                out.print(f"  {verb}: {escape(change.summary)}")
-                if self.diff and change.diff:
-                    out.print(escape(change.diff.rstrip("\n")), style="cyan")
-            for note in r.notes:
-                out.print(f"  [yellow]note:[/] {escape(note)}")
-            if r.error:
-                out.print(f"  [red]error:[/] {escape(r.error)}")
-        out.print()
-        out.print(
-            "[bold]PLAY RECAP[/]" + (" (check mode: nothing was changed)" if self.check else "")
-        )
-        for r in reports:
-            out.print(escape(recap_line(r)))

@@ -32,12 +32,19 @@ def _one(
         if isinstance(conn, SSHConnection):
             conn.open()
     except UnreachableError as e:
+        if progress:
+            progress(host.name, "unreachable")
         return HostReport(host.name, status="unreachable", error=e.one_line())
     except PyhostError as e:
+        if progress:
+            progress(host.name, "failed")
         return HostReport(host.name, status="failed", error=e.one_line())
     settings = host.pyhost if state is None else replace(host.pyhost, docker_state=state)
     with conn:
-        return provision_host(conn, settings, check=check, progress=progress, purge=purge)
+        report = provision_host(conn, settings, check=check, progress=progress, purge=purge)
+    if progress:
+        progress(host.name, report.status)
+    return report
 
 
 def provision_fleet(
@@ -79,6 +86,9 @@ def provision_fleet(
                     f"more than the allowed {limit:g}%"
                 )
                 reports += [HostReport(h.name, status="skipped", error=why) for h in rest]
+                for h in rest:
+                    if progress:
+                        progress(h.name, "skipped")
                 break
     return reports
 

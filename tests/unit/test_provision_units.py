@@ -203,3 +203,39 @@ def test_pyhost_variables_are_checked_with_file_and_line(tmp_path: Path) -> None
         with pytest.raises(InventoryError) as err:
             load_inventory(inv)
         assert f"{inv}:{line}:" in err.value.one_line() and words in err.value.one_line()
+
+
+def test_the_live_table_and_the_recap() -> None:
+    from rich.console import Console
+
+    from pyhost.cli.provision_output import Printer
+    from pyhost.provision.host import Change, HostReport
+
+    printer = Printer(["web1", "web2", "db1"], diff=True, check=False)
+    printer.console = Console(width=100, record=True, force_terminal=False)
+    printer.progress("web1", "packages")
+    printer.progress("web2", "changed")
+    live = Console(width=100, record=True)
+    live.print(printer._table())
+    table = live.export_text()
+    assert "1/3 hosts done" in table
+    assert [line.split()[:2] for line in table.splitlines()[2:]] == [
+        ["web1", "packages"],
+        ["web2", "changed"],
+        ["db1", "waiting"],
+    ]
+    printer.finish(
+        [
+            HostReport(
+                "web1",
+                status="changed",
+                ok=5,
+                changes=[Change("repository", "write /etc/apt/x", "--- a\n+++ b\n")],
+            ),
+            HostReport("web2", status="unreachable", error="web2: cannot connect"),
+        ]
+    )
+    text = printer.console.export_text()
+    assert "  did: write /etc/apt/x\n--- a\n+++ b\n" in text
+    assert "web1 : ok=5 changed=1 unreachable=0 failed=0 skipped=0" in text
+    assert "web2 : ok=0 changed=0 unreachable=1 failed=0 skipped=0" in text
