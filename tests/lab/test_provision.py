@@ -29,8 +29,11 @@ def inventory(tmp_path: Path, lab: Any, repo: Any, hosts: list[Any], **pyhost_va
     return lab.write_inventory(tmp_path / "inventory.yml", hosts, repo, **pyhost_vars)
 
 
-def provision(lab: Any, inv: Path, *args: str) -> tuple[int, dict[str, Any], str]:
-    res = subprocess.run(
+def provision_text(
+    lab: Any, inv: Path, *args: str, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """`pyhost provision INV` as a user runs it, with the lab's known_hosts."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -39,14 +42,17 @@ def provision(lab: Any, inv: Path, *args: str) -> tuple[int, dict[str, Any], str
             str(inv),
             "--known-hosts",
             str(lab.known_hosts),
-            "--json",
             *args,
         ],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
         check=False,
     )
+
+
+def provision(lab: Any, inv: Path, *args: str) -> tuple[int, dict[str, Any], str]:
+    res = provision_text(lab, inv, "--json", *args)
     try:
         data = json.loads(res.stdout)
     except json.JSONDecodeError:
@@ -342,22 +348,7 @@ def test_proxies_for_apt_and_dockerd_without_showing_the_password(
         pyhost_https_proxy=proxy,
         pyhost_no_proxy="repo.lab,localhost",
     )
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pyhost",
-            "provision",
-            str(inv),
-            "--known-hosts",
-            str(lab.known_hosts),
-            "--diff",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    res = provision_text(lab, inv, "--diff", timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "s3cret-pw" not in res.stdout + res.stderr
     assert "puller:***@127.0.0.1:3128" in res.stdout  # the diff, redacted
@@ -413,22 +404,7 @@ def test_sudo_refused_is_one_clear_line(
 ) -> None:
     inv = inventory(tmp_path, lab, docker_ce_repo, [hosts[0]])
     inv.write_text(inv.read_text().replace(lab.sudo_password, "wrong-password"))
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pyhost",
-            "provision",
-            str(inv),
-            "--known-hosts",
-            str(lab.known_hosts),
-            "--check",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    res = provision_text(lab, inv, "--check", timeout=300)
     assert res.returncode == 1
     assert "sudo" in res.stdout and "wrong-password" not in res.stdout + res.stderr
     assert "Traceback" not in res.stdout + res.stderr
