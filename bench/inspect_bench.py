@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchlib import compile_bytecode
+
 COUNTS = (1, 10, 30)
 MAX_CONTAINERS = 100
 HERE = Path(__file__).resolve().parent
@@ -43,15 +45,6 @@ def measure(argv: list[str], runs: int) -> list[float]:
         if res.returncode != 0:
             sys.exit(f"{' '.join(argv)} failed: {res.stderr.decode(errors='replace')}")
     return times
-
-
-def compile_bytecode() -> None:
-    """Measure pyhost as installed: pip writes bytecode at install time, but an editable
-    checkout under PYTHONDONTWRITEBYTECODE=1 would recompile every module on every run."""
-    import pathlib
-
-    package = pathlib.Path(__file__).resolve().parent.parent / "pyhost"
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
 
 
 def main() -> None:

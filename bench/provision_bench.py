@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from benchlib import provision_cmd
 from labkit.aptrepo import build_docker_ce_repo
 from labkit.engine import ensure_engine
 from labkit.hosts import Lab
@@ -27,17 +28,7 @@ MAX_HOSTS = 20
 def timed_run(inv: Path, known_hosts: Path, forks: int) -> tuple[float, int]:
     start = time.perf_counter()
     res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pyhost",
-            "provision",
-            str(inv),
-            "--known-hosts",
-            str(known_hosts),
-            "--forks",
-            str(forks),
-        ],
+        provision_cmd(inv, known_hosts, "--forks", str(forks)),
         capture_output=True,
         text=True,
         timeout=1800,
@@ -70,16 +61,7 @@ def main() -> None:
                 first, rc1 = timed_run(inv, lab.known_hosts, forks=count)
                 again, rc2 = timed_run(inv, lab.known_hosts, forks=count)
                 check = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "pyhost",
-                        "provision",
-                        str(inv),
-                        "--known-hosts",
-                        str(lab.known_hosts),
-                        "--json",
-                    ],
+                    provision_cmd(inv, lab.known_hosts, "--json"),
                     capture_output=True,
                     text=True,
                     check=False,

@@ -33,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from benchlib import provision_cmd
 from labkit.aptrepo import build_docker_ce_repo
 from labkit.engine import ensure_engine
 from labkit.hosts import Lab, LabHost
@@ -59,18 +60,7 @@ def timed(cmd: list[str], cwd: Path, label: str) -> tuple[float, int, str]:
 
 
 def pyhost_cmd(inv: Path, known_hosts: Path, forks: int, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "pyhost",
-        "provision",
-        str(inv),
-        "--known-hosts",
-        str(known_hosts),
-        "--forks",
-        str(forks),
-        *extra,
-    ]
+    return provision_cmd(inv, known_hosts, "--forks", str(forks), *extra)
 
 
 def pyinfra_cmd(pyinfra: str, inv: Path, parallel: int) -> list[str]:

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+from benchlib import compile_bytecode
+
 CASES = {
     "python -c pass": [sys.executable, "-c", "pass"],
     "pyhost --version": [sys.executable, "-m", "pyhost", "--version"],
@@ -32,15 +34,6 @@ def measure(argv: list[str], runs: int) -> list[float]:
         subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         times.append((time.perf_counter() - start) * 1000)
     return times
-
-
-def compile_bytecode() -> None:
-    """Measure pyhost as installed: pip writes bytecode at install time, but an editable
-    checkout under PYTHONDONTWRITEBYTECODE=1 would recompile every module on every run."""
-    import pathlib
-
-    package = pathlib.Path(__file__).resolve().parent.parent / "pyhost"
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
 
 
 def main() -> None:

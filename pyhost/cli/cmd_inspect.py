@@ -9,8 +9,7 @@ from pyhost.cli.common import (
     HelpFormatter,
     add_json_argument,
     add_remote_host_arguments,
-    become_password,
-    check_ssh_files,
+    remote_target,
 )
 from pyhost.errors import ExitStatus, PyhostError, UsageError
 
@@ -87,18 +86,11 @@ def collect_remote(args: argparse.Namespace) -> dict[str, Any]:
     from pyhost.inspect import remote
     from pyhost.inspect.collect.protocol import make_request
 
-    check_ssh_files(args)
+    target = remote_target(args)
     if args.pid is not None:
         request = make_request("inspect", target=None, pid=args.pid)
     else:
         request = make_request("inspect", target=args.container, pid=None)
-    target = remote.target_from_spec(
-        args.host,
-        key_file=args.ssh_key,
-        become_password=become_password(args),
-        known_hosts=args.known_hosts,
-        accept_new_host_key=args.accept_new_host_keys,
-    )
     with SSHConnection(target) as conn:
         envelope = remote.collect_on(conn, request)
     error = envelope.get("error") or {}

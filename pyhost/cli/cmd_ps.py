@@ -12,6 +12,7 @@ from pyhost.cli.common import (
     add_remote_host_arguments,
     become_password,
     check_ssh_files,
+    remote_target,
     selected_hosts,
 )
 from pyhost.errors import ExitStatus, UsageError
@@ -94,15 +95,8 @@ def _one_host(args: argparse.Namespace) -> ExitStatus:
     from pyhost.connection import SSHConnection
     from pyhost.inspect import remote
 
-    check_ssh_files(args)
+    target = remote_target(args)
     request = _request(args)
-    target = remote.target_from_spec(
-        args.host,
-        key_file=args.ssh_key,
-        become_password=become_password(args),
-        known_hosts=args.known_hosts,
-        accept_new_host_key=args.accept_new_host_keys,
-    )
     with SSHConnection(target) as conn:
         data = remote.result_of(target.name, remote.collect_on(conn, request))
     _show(data, json_output=args.json, host=target.name)

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pyhost.connection import SSHTarget
     from pyhost.inventory import Host
 
 
@@ -127,6 +128,20 @@ def check_ssh_files(args: argparse.Namespace) -> None:
     for flag, path in (("--known-hosts", args.known_hosts), ("--ssh-key", args.ssh_key)):
         if path is not None and not os.path.isfile(os.path.expanduser(path)):
             raise UsageError(f"{flag} {path}: no such file", hint="give an existing file")
+
+
+def remote_target(args: argparse.Namespace) -> SSHTarget:
+    """The SSH target ``-H`` names, with ``--ssh-key``, ``-K`` and the host key options."""
+    from pyhost.inspect import remote
+
+    check_ssh_files(args)
+    return remote.target_from_spec(
+        args.host,
+        key_file=args.ssh_key,
+        become_password=become_password(args),
+        known_hosts=args.known_hosts,
+        accept_new_host_key=args.accept_new_host_keys,
+    )
 
 
 def become_password(args: argparse.Namespace) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pyhost.connection import Connection
 
@@ -106,7 +106,6 @@ class HostFacts:
     apt_proxy: bytes | None = None
     docker_proxy: bytes | None = None
     dockerd_command: str = ""  # the unit's ExecStart, to spot -H next to daemon.json's hosts
-    notes: list[str] = field(default_factory=list)
 
     @property
     def distro(self) -> str | None:

@@ -87,7 +87,6 @@ class _Run:
         self.repo_changed = False
         self.installed_now = False
         self.will_install = False  # check mode: the packages step would install something
-        self.target: dict[str, str] = {}  # package -> full apt version to install
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -350,7 +349,6 @@ class _Run:
         if remove:
             summary += "; remove conflicting " + ", ".join(remove)
         self.change("packages", summary)
-        self.target = target
         self.will_install = True
         if self.check:
             self.report.ok += 1

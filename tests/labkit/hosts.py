@@ -31,7 +31,6 @@ class LabHost:
     container: Any  # docker Container
     port: int  # SSH, published on 127.0.0.1
     address: str = "127.0.0.1"
-    lab_ip: str = ""  # on the lab network
 
     def exec(self, command: str, **env: str) -> tuple[int, str]:
         """Run a command inside the host through Docker (out of band, not SSH)."""
@@ -53,7 +52,6 @@ class Lab:
     repo_container: Any = None
     repo_ip: str = ""
     repo_url: str = ""  # as the lab hosts see it
-    repo_local_url: str = ""  # as this machine sees it (127.0.0.1)
     sudo_password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
 
     @property
@@ -176,8 +174,7 @@ class Lab:
         container.start()
         container.reload()
         port = int(container.ports["22/tcp"][0]["HostPort"])
-        ip = container.attrs["NetworkSettings"]["Networks"][self.network.name]["IPAddress"]
-        return LabHost(name=name, container=container, port=port, lab_ip=ip)
+        return LabHost(name=name, container=container, port=port)
 
     def _authorized_keys_tar(self) -> bytes:
         pub = (self.key_file.with_suffix(".pub")).read_bytes()
@@ -239,7 +236,6 @@ class Lab:
         self.repo_ip = networks[self.network.name]["IPAddress"]
         port = int(self.repo_container.ports[f"{REPO_PORT}/tcp"][0]["HostPort"])
         self.repo_url = f"http://{REPO_NAME}:{REPO_PORT}"
-        self.repo_local_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
