@@ -18,6 +18,9 @@ class ExitStatus(enum.IntEnum):
     FAILURE = 1  # some host failed, or an audit found problems
     USAGE = 2  # bad flag, bad inventory, bad input file
     UNREACHABLE = 4  # some host could not be reached
+    RUN_FAILED = 125  # `pyhost run` itself failed (as `docker run` does)
+    NOT_EXECUTABLE = 126  # the container's command cannot be executed
+    NOT_FOUND = 127  # the container's command was not found
     INTERRUPTED = 130  # Ctrl-C
 
 

@@ -7,38 +7,150 @@ hosts that may have none of them, and its start-up time is measured.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from pyhost.cli.common import HelpFormatter
-from pyhost.errors import ExitStatus, NotAvailableError
+from pyhost.errors import ExitStatus
 
 EXAMPLES = """\
 examples:
   pyhost run --rm busybox echo hello
-  pyhost run -d --name web --memory 64m -p 127.0.0.1:8080:80 nginx
-  pyhost run --rm -it --network none debian:bookworm bash
+  pyhost run -d --name web --memory 64m -p 127.0.0.1:8080:80 web-image
+  pyhost run --rm -it --network none debian:bookworm sh
+  pyhost run --rm ./rootfs /bin/sh -c 'id; hostname'   a plain rootfs directory
+
+exit status: the container's (128+N when killed by signal N, 137 after an OOM kill);
+125 when pyhost cannot start it, 126 when the command cannot be executed, 127 when it
+is not found, 2 for a bad flag. Nothing is left behind in any of these cases.
 """
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    p = subparsers.add_parser(
         "run",
         help="run a container with Docker's isolation, without Docker",
         description="Run a command in a new container with the isolation Docker applies "
-        "(namespaces, pivot_root, overlayfs, cgroups), on hosts without Docker.",
+        "(namespaces, pivot_root, overlayfs, cgroups, capabilities, seccomp), without Docker.",
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--name", help="the container's name")
-    parser.add_argument("--rm", action="store_true", help="remove the container when it exits")
-    parser.add_argument("-d", "--detach", action="store_true", help="run in the background")
-    parser.add_argument("image", metavar="IMAGE", help="an image, or a rootfs directory")
-    parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="command and args")
-    parser.set_defaults(execute=execute)
-
-
-def execute(args: argparse.Namespace) -> ExitStatus:
-    raise NotAvailableError(
-        "the fallback runtime is not in this version of pyhost yet",
-        hint="it arrives with the run feature",
+    p.add_argument("--name", default="", help="the container's name")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+    p.add_argument("-t", "--tty", action="store_true", help="give the container a terminal")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY[=VALUE]")
+    p.add_argument("--env-file", action="append", default=[], metavar="FILE")
+    p.add_argument("-w", "--workdir", default="", metavar="DIR")
+    p.add_argument("-u", "--user", default="", metavar="USER[:GROUP]")
+    p.add_argument("--hostname", default="")
+    p.add_argument("--entrypoint", default=None, metavar="CMD")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]")
+    p.add_argument("--tmpfs", action="append", default=[], metavar="CTR[:OPTIONS]")
+    p.add_argument("--read-only", action="store_true", help="mount the root read-only")
+    g = p.add_argument_group("resources")
+    g.add_argument("-m", "--memory", metavar="SIZE", help="memory limit, e.g. 64m")
+    g.add_argument("--memory-swap", metavar="SIZE", help="memory + swap; -1 = unlimited swap")
+    g.add_argument("--cpus", metavar="N", help="CPU quota in CPUs, e.g. 0.5")
+    g.add_argument("-c", "--cpu-shares", type=int, metavar="N", help="relative CPU weight")
+    g.add_argument("--cpuset-cpus", metavar="LIST", help="CPUs allowed, e.g. 0-1")
+    g.add_argument("--pids-limit", type=int, metavar="N", help="maximum number of processes")
+    n = p.add_argument_group("network")
+    n.add_argument("--network", "--net", default="bridge", choices=("bridge", "host", "none"))
+    n.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOST:CTR[/PROTO]")
+    s = p.add_argument_group("security")
+    s.add_argument("--cap-add", action="append", default=[], metavar="CAP")
+    s.add_argument("--cap-drop", action="append", default=[], metavar="CAP")
+    s.add_argument(
+        "--security-opt",
+        action="append",
+        default=[],
+        metavar="OPT",
+        help="no-new-privileges, seccomp=unconfined",
     )
+    s.add_argument("--init", action="store_true", help="run an init that reaps zombies as PID 1")
+    s.add_argument("--userns", default=None, metavar="MODE", help=argparse.SUPPRESS)
+    p.add_argument("image", metavar="IMAGE", help="an image, or a rootfs directory")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="command and args")
+    p.set_defaults(execute=execute)
+
+
+def build_spec(args: argparse.Namespace) -> Any:
+    from pyhost.runtime import capabilities, spec
+    from pyhost.runtime.errors import RunUsageError
+
+    if args.userns is not None:
+        raise RunUsageError(
+            "--userns is not supported by this version of pyhost run",
+            hint="run as root; rootless containers are planned",
+        )
+    no_new_privs, use_seccomp = False, True
+    for opt in args.security_opt:
+        key, _, value = opt.replace("=", ":", 1).partition(":")
+        if key == "no-new-privileges" and value in ("", "true"):
+            no_new_privs = True
+        elif key == "no-new-privileges" and value == "false":
+            no_new_privs = False
+        elif key == "seccomp" and value == "unconfined":
+            use_seccomp = False
+        elif key in ("apparmor", "label"):
+            continue  # pyhost loads no LSM profile; inspect shows what applies
+        else:
+            raise RunUsageError(
+                f"unsupported --security-opt {opt!r}",
+                hint="no-new-privileges or seccomp=unconfined",
+            )
+    if args.tty and args.detach:
+        raise RunUsageError("-t with -d is not supported: pyhost keeps no terminal for later")
+    if args.detach and args.rm and args.interactive:
+        raise RunUsageError("-i with -d has no terminal to read from")
+    return spec.Spec(
+        image=args.image,
+        argv=list(args.cmd),
+        name=args.name,
+        env=spec.parse_env(args.env, args.env_file),
+        workdir=args.workdir,
+        user=args.user,
+        hostname=args.hostname,
+        entrypoint=args.entrypoint,
+        mounts=[spec.parse_volume(v) for v in args.volume]
+        + [spec.parse_tmpfs(t) for t in args.tmpfs],
+        read_only=args.read_only,
+        limits=spec.parse_limits(
+            args.memory,
+            args.memory_swap,
+            args.cpus,
+            args.cpu_shares,
+            args.cpuset_cpus,
+            args.pids_limit,
+        ),
+        network=args.network,
+        ports=[spec.parse_port(p) for p in args.publish],
+        caps=capabilities.resolve(args.cap_add, args.cap_drop),
+        no_new_privileges=no_new_privs,
+        seccomp=use_seccomp,
+        init=args.init,
+        tty=args.tty,
+        interactive=args.interactive,
+        detach=args.detach,
+        auto_remove=args.rm,
+    )
+
+
+def require_root() -> None:
+    from pyhost.runtime.errors import RunError
+
+    if os.geteuid() != 0:
+        raise RunError(
+            "pyhost run needs root on this version (namespaces, mounts and cgroups)",
+            hint="run it with sudo; rootless containers are planned",
+        )
+
+
+def execute(args: argparse.Namespace) -> ExitStatus | int:
+    spec = build_spec(args)
+    require_root()
+    from pyhost.runtime import containers
+
+    return containers.run(spec)

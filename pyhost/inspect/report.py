@@ -51,6 +51,9 @@ def print_ps(data: dict[str, Any]) -> None:
     if not engine["available"]:
         note(engine["error"])
     table = Table(box=None, header_style="bold", pad_edge=False)
+    show_runtime = any(row.get("runtime") == "pyhost" for row in data["containers"])
+    if show_runtime:
+        table.add_column("RUNTIME", no_wrap=True)
     for column in ("NAME", "IMAGE", "PID", "SHARED NS", "MEMORY", "CPUS", "PIDS", "FLAGS"):
         # the image gives way first on a narrow terminal; flags fold rather than vanish
         table.add_column(
@@ -73,6 +76,7 @@ def print_ps(data: dict[str, Any]) -> None:
         pids = limits.get("pids") or {}
         running = row.get("pid") is not None
         table.add_row(
+            *([row.get("runtime", "docker")] if show_runtime else []),
             row["name"],
             row["image"],
             str(row["pid"]) if running else row["state"],

@@ -16,7 +16,7 @@ from pyhost.cli.main import main
 pytestmark = pytest.mark.unit
 
 SUBCOMMANDS = ("provision", "inspect", "ps", "run", "audit")
-HEAVY = ("fabric", "paramiko", "docker", "rich", "invoke", "yaml", "jinja2")
+HEAVY = ("fabric", "paramiko", "docker", "rich", "invoke", "yaml", "jinja2", "pyroute2")
 
 
 def pyhost_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -119,8 +119,11 @@ def test_main_returns_the_exit_status_without_exiting(tmp_path: Path) -> None:
     assert main(["provision", str(tmp_path / "nope.yml")]) == 2
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["run", "--rm", "img", "true"]])
-def test_light_paths_import_no_heavy_library(argv: list[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["run", "--help"], ["run", "--rm", "--network", "none", "img", "true"]],
+)
+def test_light_paths_import_no_heavy_library(argv: list[str], tmp_path: Path) -> None:
     """`pyhost --help` and `pyhost run` must not pay for Fabric, docker or rich."""
     probe = (
         "import sys, json\n"
@@ -132,9 +135,20 @@ def test_light_paths_import_no_heavy_library(argv: list[str]) -> None:
         f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "sys.__stdout__.write('\\nRESULT ' + json.dumps(heavy))\n"
     )
+    env = {
+        **os.environ,
+        "PYHOST_STATE_ROOT": str(tmp_path / "state"),
+        "PYHOST_DATA_ROOT": str(tmp_path / "data"),
+    }
     res = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
+    assert "RESULT " in res.stdout, res.stderr
     result = res.stdout.rsplit("RESULT ", 1)[1]
     assert json.loads(result) == []
 

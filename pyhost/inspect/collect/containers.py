@@ -1,7 +1,8 @@
-"""`ps` data: every running Docker container with its isolation, as one JSON-able dict."""
+"""`ps` data: every running container, Docker's and `pyhost run`'s, with its isolation."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from typing import Any
@@ -44,6 +45,14 @@ def _container_row(
     if not pid:
         return row
     row["pid"] = pid
+    _kernel_sections(row, pid, cg_version, host_ns)
+    return row
+
+
+def _kernel_sections(
+    row: dict[str, Any], pid: int, cg_version: int, host_ns: dict[str, tuple[int, int] | None]
+) -> None:
+    """What the kernel says of ``pid``: shared namespaces, limits, security posture."""
     try:
         shared = namespaces.shared_with_host(pid, host=host_ns)
         expected = EXPECTED_SHARED | (EXPECTED_SHARED_V1 if cg_version == 1 else set())
@@ -58,7 +67,57 @@ def _container_row(
         row["pid"] = None
     except PermissionError as e:
         row["errors"].append(f"{e.filename}: permission denied (run as root)")
-    return row
+
+
+def pyhost_state_dir() -> str:
+    """Where `pyhost run` keeps its records (the runtime's state root, read here by path)."""
+    root = os.environ.get("PYHOST_STATE_ROOT") or "/run/pyhost"
+    return os.path.join(root, "containers")
+
+
+def pyhost_records(state_dir: str | None = None) -> list[dict[str, Any]]:
+    directory = state_dir or pyhost_state_dir()
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    records = []
+    for name in names:
+        try:
+            with open(os.path.join(directory, name, "state.json")) as f:
+                records.append(json.load(f))
+        except (OSError, ValueError):
+            continue
+    return sorted(records, key=lambda r: r.get("created", 0), reverse=True)
+
+
+def _alive(record: dict[str, Any]) -> bool:
+    pid = int(record.get("pid") or 0)
+    return record.get("status") == "running" and pid > 0 and os.path.exists(f"/proc/{pid}")
+
+
+def _pyhost_rows(
+    include_stopped: bool, cg_version: int, host_ns: dict[str, tuple[int, int] | None]
+) -> list[dict[str, Any]]:
+    rows = []
+    for record in pyhost_records():
+        running = _alive(record)
+        if not running and not include_stopped:
+            continue
+        row: dict[str, Any] = {
+            "id": record.get("id", ""),
+            "name": record.get("name", ""),
+            "image": record.get("image", ""),
+            "state": "running" if running else "exited",
+            "runtime": "pyhost",
+            "pid": None,
+            "errors": [],
+        }
+        if running:
+            row["pid"] = int(record["pid"])
+            _kernel_sections(row, row["pid"], cg_version, host_ns)
+        rows.append(row)
+    return rows
 
 
 def collect(*, include_stopped: bool = False, engine: Engine | None = None) -> dict[str, Any]:
@@ -74,14 +133,16 @@ def collect(*, include_stopped: bool = False, engine: Engine | None = None) -> d
         "engine": {"socket": engine.path, "available": False, "error": None, "version": None},
         "containers": [],
     }
+    cg_version = result["cgroup_version"]
+    mine = _pyhost_rows(include_stopped, cg_version, host_ns)
     try:
         version = engine.version()
         summaries = engine.containers(include_stopped=include_stopped)
     except EngineUnavailable as e:
         result["engine"]["error"] = e.reason
+        result["containers"] = mine
         return result
     result["engine"].update(available=True, version=version.get("Version"))
-    result["containers"] = [
-        _container_row(s, engine, result["cgroup_version"], host_ns) for s in summaries
-    ]
+    result["containers"] = [_container_row(s, engine, cg_version, host_ns) for s in summaries]
+    result["containers"] += mine
     return result

@@ -1,0 +1,375 @@
+"""Start the container process: namespaces, cgroup, filesystem, identity, then execve.
+
+The order is runc's: join the cgroup, unshare, mount (rootfs, kernel filesystems, files,
+volumes), pivot_root, mask paths, hostname, drop capabilities, seccomp, user, no_new_privs,
+execve. The child reports any failure before execve through a close-on-exec pipe: an empty
+read means the command is running; otherwise the supervisor gets the exit code (125, 126,
+127) and one line. The child never returns into the caller's Python stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import struct
+import sys
+from typing import TYPE_CHECKING
+
+from pyhost.runtime import capabilities, linux, rootfs, users
+from pyhost.runtime import seccomp as seccomp_filter
+from pyhost.runtime.errors import CommandNotExecutable, CommandNotFound, RunError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pyhost.runtime.cgroups import Cgroup
+    from pyhost.runtime.spec import Mount
+
+FORWARDED = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+)
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 0x1
+
+
+class Plan:
+    """Everything the container process needs, computed before the fork."""
+
+    def __init__(
+        self,
+        *,
+        hostname: str,
+        argv: list[str],
+        env: list[str],
+        user: str,
+        workdir: str,
+        lowers: list[str],  # lowest first
+        upper: str,
+        work: str,
+        merged: str,
+        copy_rootfs: bool,  # True: ``merged`` already holds a private copy (no overlayfs)
+        cgroup: Cgroup,
+        network: str,
+        caps: frozenset[str],
+        seccomp: bool = True,
+        no_new_privileges: bool = False,
+        read_only: bool = False,
+        init: bool = False,
+        mounts: list[Mount] | None = None,
+        files: dict[str, str] | None = None,  # container path -> host file
+    ) -> None:
+        self.hostname = hostname
+        self.argv = argv
+        self.env = env
+        self.user = user
+        self.workdir = workdir
+        self.lowers = lowers
+        self.upper = upper
+        self.work = work
+        self.merged = merged
+        self.copy_rootfs = copy_rootfs
+        self.cgroup = cgroup
+        self.network = network
+        self.caps = caps
+        self.seccomp = seccomp
+        self.no_new_privileges = no_new_privileges
+        self.read_only = read_only
+        self.init = init
+        self.mounts = mounts or []
+        self.files = files or {}
+        self.stdin, self.stdout, self.stderr = 0, 1, 2
+        self.tty: int | None = None  # slave side of a pty: becomes the controlling terminal
+
+
+class Hooks:
+    """Network set-up that needs the supervisor between unshare and the mounts."""
+
+    def attach(self, pid: int) -> None:  # supervisor side, child is in its new netns
+        pass
+
+    def inside(self) -> None:  # child side, after attach
+        pass
+
+
+def exit_code(status: int) -> int:
+    """A wait status as a shell reports it: the code, or 128 + the signal."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def spawn(plan: Plan, hooks: Hooks | None = None) -> int:
+    """Start the container; return its PID 1 as the host sees it, running the command."""
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    up_r, up_w = os.pipe2(os.O_CLOEXEC)  # child -> supervisor: namespaces made
+    go_r, go_w = os.pipe2(os.O_CLOEXEC)  # supervisor -> child: network attached
+    own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        linux.unshare(linux.CLONE_NEWPID)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the container's PID 1; ends in execve or _exit
+            for fd in (err_r, up_r, go_w, own_pidns):
+                os.close(fd)
+            _child(plan, err_w, up_w, go_r, hooks)
+        linux.setns(own_pidns, linux.CLONE_NEWPID)  # later forks (iptables...) stay in ours
+    except OSError as e:
+        for fd in (err_r, err_w, up_r, up_w, go_r, go_w):
+            os.close(fd)
+        raise RunError(f"cannot create the container's namespaces: {e}") from e
+    finally:
+        os.close(own_pidns)
+    for fd in (err_w, up_w, go_r):
+        os.close(fd)
+    try:
+        if os.read(up_r, 1) == b"u" and hooks is not None:
+            try:
+                hooks.attach(pid)
+            except Exception:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise
+        os.write(go_w, b"g")
+        report = _read_all(err_r)
+    finally:
+        for fd in (err_r, up_r, go_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    if report:
+        os.waitpid(pid, 0)
+        try:
+            data = json.loads(report)
+            code, message = int(data["code"]), str(data["message"])
+        except (ValueError, KeyError, TypeError):
+            code, message = 125, report.decode(errors="replace")
+        error = {126: CommandNotExecutable, 127: CommandNotFound}.get(code, RunError)
+        raise error(message)
+    return pid
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _fail(err_w: int, code: int, message: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(err_w, json.dumps({"code": code, "message": message}).encode())
+    os._exit(code)
+
+
+def _child(plan: Plan, err_w: int, up_w: int, go_r: int, hooks: Hooks | None) -> None:
+    try:
+        for sig in (*FORWARDED, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        _setup(plan, up_w, go_r, hooks)
+        identity = users.resolve(plan.user)
+        _enter_workdir(plan.workdir, identity)
+        path = _lookup(plan.argv[0], plan.env)
+        _drop_privileges(plan, identity)
+        if plan.init:
+            _run_init(plan, path, err_w)
+        _exec(plan, path, err_w)
+    except RunError as e:
+        _fail(err_w, int(e.exit_status), e.one_line())
+    except OSError as e:
+        _fail(err_w, 125, f"container set-up failed: {e}")
+    except BaseException as e:  # never unwind into the supervisor's code
+        _fail(err_w, 125, f"container set-up failed: {type(e).__name__}: {e}")
+    os._exit(125)
+
+
+def _setup(plan: Plan, up_w: int, go_r: int, hooks: Hooks | None) -> None:
+    for path in plan.cgroup.paths.values():  # "0" = the writer itself
+        with open(f"{path}/cgroup.procs", "w") as f:
+            f.write("0")
+    flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
+    if plan.network != "host":
+        flags |= linux.CLONE_NEWNET
+    if plan.cgroup.version == 2:
+        flags |= linux.CLONE_NEWCGROUP
+    linux.unshare(flags)
+    os.write(up_w, b"u")
+    os.close(up_w)
+    if os.read(go_r, 1) != b"g":
+        raise RunError("the supervisor went away during set-up")
+    os.close(go_r)
+    if plan.network != "host":
+        _loopback_up()
+        if hooks is not None:
+            hooks.inside()
+    rootfs.make_private()
+    root = plan.merged
+    if plan.copy_rootfs:
+        linux.mount(root, root, None, linux.MS_BIND | linux.MS_REC)
+    else:
+        rootfs.mount_overlay(plan.lowers, plan.upper, plan.work, root)
+    rootfs.mount_kernel_filesystems(root, plan.cgroup.version, plan.cgroup.paths)
+    for target, source in plan.files.items():
+        rootfs.bind_file(root, source, target)
+    for m in plan.mounts:
+        if m.kind == "tmpfs":
+            rootfs.mount_tmpfs(root, m.target, m.options)
+        else:
+            rootfs.bind_volume(root, m.source, m.target, m.readonly)
+    rootfs.pivot(root)
+    rootfs.mask_paths()
+    if plan.read_only:
+        rootfs.read_only_root()
+    if plan.network != "host":
+        linux.sethostname(plan.hostname)
+    _stdio(plan)
+
+
+def _loopback_up() -> None:
+    """`ip link set lo up` with one ioctl: no netlink library needed for --network none."""
+    import fcntl
+
+    s = linux.datagram_socket()
+    try:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s, _SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
+    finally:
+        os.close(s)
+
+
+def _stdio(plan: Plan) -> None:
+    if plan.tty is not None:
+        import fcntl
+        import termios
+
+        os.setsid()
+        fcntl.ioctl(plan.tty, termios.TIOCSCTTY, 0)
+        for fd in (0, 1, 2):
+            os.dup2(plan.tty, fd)
+        return
+    for source, target in ((plan.stdin, 0), (plan.stdout, 1), (plan.stderr, 2)):
+        if source != target:
+            os.dup2(source, target)
+
+
+def _enter_workdir(workdir: str, identity: users.Identity) -> None:
+    path = workdir or "/"
+    if not os.path.isdir(path):
+        os.makedirs(path, mode=0o755, exist_ok=True)  # Docker creates WORKDIR too
+        if identity.uid:
+            os.chown(path, identity.uid, identity.gid)
+    os.chdir(path)
+
+
+def _lookup(command: str, env: list[str]) -> str:
+    """The executable for ``command``, searched in the container's PATH."""
+    if "/" in command:
+        return _check_executable(command, command)
+    path_var = next((e[5:] for e in env if e.startswith("PATH=")), "/usr/bin:/bin")
+    denied = None
+    for directory in path_var.split(":"):
+        candidate = os.path.join(directory or ".", command)
+        if os.path.isfile(candidate):
+            if os.access(candidate, os.X_OK):
+                return candidate
+            denied = candidate
+    if denied:
+        raise CommandNotExecutable(f'exec: "{command}": permission denied')
+    raise CommandNotFound(f'exec: "{command}": executable file not found in $PATH')
+
+
+def _check_executable(path: str, command: str) -> str:
+    if not os.path.exists(path):
+        raise CommandNotFound(f'exec: "{command}": stat {path}: no such file or directory')
+    if os.path.isdir(path) or not os.access(path, os.X_OK):
+        raise CommandNotExecutable(f'exec: "{command}": permission denied')
+    return path
+
+
+def _drop_privileges(plan: Plan, identity: users.Identity) -> None:
+    """Bounding set, seccomp, groups and ids, capability sets, no_new_privs."""
+    keep = capabilities.mask(plan.caps)
+    for bit in range(capabilities.last_cap() + 1):
+        if not keep & (1 << bit):
+            linux.prctl(linux.PR_CAPBSET_DROP, bit)
+    with contextlib.suppress(OSError):
+        linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL)
+    if plan.seccomp and seccomp_filter.supported():
+        # installed while CAP_SYS_ADMIN is still held, so no_new_privs is not required
+        linux.seccomp_filter(seccomp_filter.program(plan.caps))
+    os.setgroups(list(identity.groups))
+    os.setgid(identity.gid)
+    os.setuid(identity.uid)  # a non-root uid loses every capability here, as in Docker
+    if identity.uid == 0:
+        linux.capset(keep, keep, 0)
+    if plan.no_new_privileges:
+        linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _environ(plan: Plan) -> dict[str, str]:
+    env = {}
+    for item in plan.env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    env.setdefault("HOSTNAME", plan.hostname)
+    if plan.tty:
+        env.setdefault("TERM", "xterm")
+    return env
+
+
+def _exec(plan: Plan, path: str, err_w: int) -> None:
+    try:
+        os.execve(path, plan.argv, _environ(plan))  # noqa: S606 - the container's command
+    except PermissionError:
+        _fail(err_w, 126, f'exec: "{plan.argv[0]}": permission denied')
+    except OSError as e:
+        _fail(err_w, 126, f'exec: "{plan.argv[0]}": {e.strerror}')
+
+
+def _run_init(plan: Plan, path: str, err_w: int) -> None:
+    """``--init``: PID 1 stays here, reaps every zombie and forwards signals to the command."""
+    child = os.fork()
+    if child == 0:
+        _exec(plan, path, err_w)
+    # the init never execs: drop every inherited descriptor (pipes of whoever started us)
+    os.closerange(3, 1 << 16)
+
+    def forward(sig: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, sig)
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        if pid == child:
+            sys.stdout.flush()
+            os._exit(exit_code(status))
+
+
+def watch(pid: int, on_signal: Callable[[int], None] | None = None) -> int:
+    """Forward the supervisor's signals to the container and wait for its exit code."""
+
+    def forward(sig: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        if on_signal is not None:
+            on_signal(sig)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
+    try:
+        _, status = os.waitpid(pid, 0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return exit_code(status)

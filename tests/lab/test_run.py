@@ -1,0 +1,496 @@
+"""`pyhost run` with real namespaces, mounts and cgroups (cgroup v1 here; v2 is exercised
+under user-mode Linux in test_run_cgroup_v2.py). Each test checks from outside what a user
+would check, and that nothing stays behind: mounts, cgroups, links, rules, records."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from labkit.runtime import busybox_rootfs, leftovers, pyhost, runtime_env
+
+pytestmark = pytest.mark.lab
+
+DOCKER_DEFAULT_CAPS = "00000000a80425fb"
+PYHOST = (sys.executable, "-m", "pyhost")
+
+
+@pytest.fixture(scope="module")
+def rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.geteuid() != 0:
+        pytest.skip("pyhost run needs root (run the README's test command as root)")
+    try:
+        return busybox_rootfs(tmp_path_factory.mktemp("bb") / "rootfs")
+    except RuntimeError as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Private state and data roots; afterwards nothing of the runtime may remain."""
+    before = leftovers(tmp_path)
+    environment = runtime_env(tmp_path)
+    yield environment
+    pyhost(environment, "prune")  # what a test left running on purpose goes here
+    after = leftovers(tmp_path)
+    after["records"] = []  # prune removed them; leaks are anything else
+    assert after == {**before, "records": []}, f"left behind: {after}"
+
+
+def record(env: dict[str, str], name: str) -> dict[str, Any]:
+    for entry in Path(env["PYHOST_STATE_ROOT"], "containers").iterdir():
+        data = json.loads((entry / "state.json").read_text())
+        if data["name"] == name:
+            return data
+    raise AssertionError(f"no record for {name}")
+
+
+def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def status_field(pid: int, key: str) -> str:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return line.split(":", 1)[1].strip()
+    raise KeyError(key)
+
+
+def test_exit_codes_propagate(env: dict[str, str], rootfs: Path) -> None:
+    run = ["run", "--rm", "--network", "none", str(rootfs)]
+    assert pyhost(env, *run, "true").returncode == 0
+    assert pyhost(env, *run, "sh", "-c", "exit 3").returncode == 3
+    # PID 1 ignores signals it has no handler for (as in Docker): a SIGKILL from outside
+    proc = subprocess.Popen(
+        [
+            *PYHOST,
+            "run",
+            "--rm",
+            "--name",
+            "victim",
+            "--network",
+            "none",
+            str(rootfs),
+            "sleep",
+            "30",
+        ],
+        env=env,
+    )
+    wait_for(lambda: _running_record(env, "victim"))
+    assert pyhost(env, "kill", "-s", "KILL", "victim").returncode == 0
+    assert proc.wait(timeout=10) == 128 + 9
+    missing = pyhost(env, *run, "no-such-command")
+    assert missing.returncode == 127
+    assert 'exec: "no-such-command": executable file not found in $PATH' in missing.stderr
+    denied = pyhost(env, *run, "/etc/noexec.sh")
+    assert denied.returncode == 126
+    assert "permission denied" in denied.stderr
+
+
+def test_output_and_environment(env: dict[str, str], rootfs: Path) -> None:
+    result = pyhost(
+        env,
+        *("run", "--rm", "--network", "none", "-e", "GREETING=hi", "-w", "/work/dir"),
+        *("--hostname", "box", str(rootfs), "sh", "-c", 'echo "$GREETING $(pwd) $(hostname)"'),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hi /work/dir box\n"
+
+
+def test_isolation_seen_from_outside(env: dict[str, str], rootfs: Path) -> None:
+    started = pyhost(env, "run", "-d", "--name", "iso", str(rootfs), "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    cid = started.stdout.strip()
+    rec = record(env, "iso")
+    pid = rec["pid"]
+    assert rec["id"] == cid
+    for ns in ("mnt", "uts", "ipc", "pid", "net"):
+        assert os.stat(f"/proc/{pid}/ns/{ns}").st_ino != os.stat(f"/proc/self/ns/{ns}").st_ino, ns
+    assert os.stat(f"/proc/{pid}/ns/user").st_ino == os.stat("/proc/self/ns/user").st_ino
+    for key in ("CapEff", "CapPrm", "CapBnd"):
+        assert status_field(pid, key) == DOCKER_DEFAULT_CAPS, key
+    assert status_field(pid, "CapInh") == "0000000000000000"
+    assert status_field(pid, "Seccomp") == "2"
+    assert status_field(pid, "NoNewPrivs") == "0"
+    assert status_field(pid, "NSpid").split()[-1] == "1"  # PID 1 in its own namespace
+    cgroup = Path(f"/proc/{pid}/cgroup").read_text()
+    assert f"/pyhost/{cid}" in cgroup
+    # the host's tree is out of reach: its root is the container's
+    assert os.readlink(f"/proc/{pid}/root") == "/"
+    assert sorted(os.listdir(f"/proc/{pid}/root/")) == sorted(
+        ["bin", "dev", "etc", "proc", "sys", "tmp"]
+    )
+    hostname = Path(f"/proc/{pid}/root/etc/hostname").read_text().strip()
+    assert hostname == cid[:12]
+    # `pyhost ps` shows it, measured from the kernel like Docker's containers
+    ps = pyhost(env, "ps", "--json")
+    rows = [r for r in json.loads(ps.stdout)["containers"] if r.get("runtime") == "pyhost"]
+    assert [r["name"] for r in rows] == ["iso"]
+    assert rows[0]["pid"] == pid
+    assert rows[0]["findings"] == []
+    stopped = pyhost(env, "stop", "-t", "1", "iso")
+    assert stopped.returncode == 0, stopped.stderr
+    assert not Path(f"/proc/{pid}").exists()
+    rec = record(env, "iso")
+    assert rec["status"] == "exited"
+    assert rec["exit_code"] == 137  # sleep as PID 1 ignores SIGTERM: killed after -t
+    assert pyhost(env, "rm", "iso").returncode == 0
+
+
+def test_masked_and_read_only_paths(env: dict[str, str], rootfs: Path) -> None:
+    script = (
+        "cat /proc/kcore | wc -c; ls /sys/firmware | wc -l; "
+        "echo x > /proc/sys/kernel/hostname 2>/dev/null && echo writable || echo ro; "
+        "mount -t tmpfs none /tmp 2>/dev/null && echo mounted || echo denied; "
+        "ls /dev | tr '\\n' ' '"
+    )
+    result = pyhost(env, "run", "--rm", "--network", "none", str(rootfs), "sh", "-c", script)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:4] == ["0", "0", "ro", "denied"]
+    for node in ("null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue"):
+        assert node in lines[4].split(), node
+
+
+def test_user_and_capabilities(env: dict[str, str], rootfs: Path) -> None:
+    script = "id; grep -E '^Cap(Eff|Bnd)' /proc/self/status"
+    base = ("run", "--rm", "--network", "none")
+    as_app = pyhost(env, *base, "-u", "app", str(rootfs), "sh", "-c", script)
+    assert as_app.returncode == 0, as_app.stderr
+    assert as_app.stdout.splitlines()[0].startswith("uid=1000(app) gid=1000(app)")
+    assert "2000(extra)" in as_app.stdout.splitlines()[0]
+    assert "CapEff:\t0000000000000000" in as_app.stdout
+    assert f"CapBnd:\t{DOCKER_DEFAULT_CAPS}" in as_app.stdout
+    dropped = pyhost(
+        env,
+        *base,
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "NET_ADMIN",
+        str(rootfs),
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    )
+    assert dropped.stdout.split()[-1] == f"{1 << 12:016x}"
+    nnp = pyhost(
+        env,
+        *base,
+        "--security-opt",
+        "no-new-privileges",
+        str(rootfs),
+        "grep",
+        "NoNewPrivs",
+        "/proc/self/status",
+    )
+    assert nnp.stdout.split()[-1] == "1"
+    unconfined = pyhost(
+        env,
+        *base,
+        "--security-opt",
+        "seccomp=unconfined",
+        str(rootfs),
+        "grep",
+        "^Seccomp:",
+        "/proc/self/status",
+    )
+    assert unconfined.stdout.split()[-1] == "0"
+    unknown = pyhost(env, *base, "-u", "nosuchuser", str(rootfs), "true")
+    assert unknown.returncode == 125
+    assert "unable to find user nosuchuser" in unknown.stderr
+
+
+def test_volumes_tmpfs_and_read_only_root(
+    env: dict[str, str], rootfs: Path, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "in.txt").write_text("from host\n")
+    result = pyhost(
+        env,
+        *("run", "--rm", "--network", "none", "--read-only", "-v", f"{shared}:/data"),
+        *("-v", f"{shared}:/ro:ro", "--tmpfs", "/scratch", str(rootfs), "sh", "-c"),
+        "cat /data/in.txt; echo out > /data/out.txt; echo no > /ro/x 2>/dev/null || echo ro-vol;"
+        " touch /newfile 2>/dev/null || echo ro-root; echo t > /scratch/t && echo tmpfs-ok",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["from host", "ro-vol", "ro-root", "tmpfs-ok"]
+    assert (shared / "out.txt").read_text() == "out\n"
+    assert not (shared / "x").exists()
+
+
+def test_symlinked_volume_target_stays_inside(
+    env: dict[str, str], rootfs: Path, tmp_path: Path
+) -> None:
+    """An image's /link -> /etc must not lead a volume onto the host's /etc."""
+    evil = tmp_path / "evil"
+    subprocess.run(["cp", "-a", str(rootfs), str(evil)], check=True)
+    os.symlink("/etc", evil / "link")
+    src = tmp_path / "src"
+    src.mkdir()
+    result = pyhost(
+        env,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        f"{src}:/link/pyhost-vol",
+        str(evil),
+        "ls",
+        "-d",
+        "/etc/pyhost-vol",
+    )
+    assert result.returncode == 0, result.stderr
+    assert not Path("/etc/pyhost-vol").exists()
+
+
+def test_memory_limit_ends_in_oom_kill(env: dict[str, str], rootfs: Path) -> None:
+    result = pyhost(
+        env,
+        *("run", "--rm", "--network", "none", "-m", "16m", "--memory-swap", "16m", str(rootfs)),
+        *("sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"),
+    )
+    assert result.returncode == 137
+    assert "out of memory" in result.stderr
+    assert "survived" not in result.stdout
+
+
+def test_pids_limit_stops_forks(env: dict[str, str], rootfs: Path) -> None:
+    # sh is one process; each `sleep &` that the limit allows prints its number
+    result = pyhost(
+        env,
+        *("run", "--rm", "--network", "none", "--pids-limit", "8", str(rootfs), "sh", "-c"),
+        "cat /sys/fs/cgroup/pids/pids.max; for i in $(seq 20); do sleep 30 & echo $i; done",
+    )
+    lines = result.stdout.split()
+    assert lines[0] == "8"
+    assert lines[1:] == [str(i) for i in range(1, 8)]  # 1 shell + 7 sleeps = 8
+    assert "can't fork" in result.stderr
+    assert result.returncode == 2  # busybox sh gives up when fork fails
+
+
+def test_cpu_quota_throttles(env: dict[str, str], rootfs: Path) -> None:
+    started = pyhost(
+        env,
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "--network",
+        "none",
+        "--cpus",
+        "0.2",
+        str(rootfs),
+        "sh",
+        "-c",
+        "while :; do :; done",
+    )
+    assert started.returncode == 0, started.stderr
+    rec = record(env, "busy")
+    cpu_dir = Path(rec["cgroup"]["paths"]["cpu"])
+    assert (cpu_dir / "cpu.cfs_quota_us").read_text().strip() == "20000"
+    usage0 = int((Path(rec["cgroup"]["paths"]["cpuacct"]) / "cpuacct.usage").read_text())
+    time.sleep(1.5)
+    usage1 = int((Path(rec["cgroup"]["paths"]["cpuacct"]) / "cpuacct.usage").read_text())
+    stat = dict(line.split() for line in (cpu_dir / "cpu.stat").read_text().splitlines())
+    assert int(stat["nr_throttled"]) > 0
+    assert (usage1 - usage0) / 1.5e9 < 0.35  # ~0.2 CPU, far below the 1.0 it would take
+    assert pyhost(env, "rm", "-f", "busy").returncode == 0
+
+
+def test_rm_flag_and_rm_command_leave_nothing(env: dict[str, str], rootfs: Path) -> None:
+    assert (
+        pyhost(env, "run", "--name", "kept", "--network", "none", str(rootfs), "true").returncode
+        == 0
+    )
+    assert record(env, "kept")["exit_code"] == 0
+    again = pyhost(env, "run", "--name", "kept", "--network", "none", str(rootfs), "true")
+    assert again.returncode == 2
+    assert 'the container name "kept" is already in use' in again.stderr
+    assert pyhost(env, "rm", "kept").returncode == 0
+    assert leftovers(Path(env["PYHOST_STATE_ROOT"]).parent)["records"] == []
+    assert not list(Path(env["PYHOST_DATA_ROOT"], "containers").iterdir())
+
+
+def test_detached_logs_and_stop_forwarding(env: dict[str, str], rootfs: Path) -> None:
+    started = pyhost(
+        env,
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "--network",
+        "none",
+        str(rootfs),
+        "sh",
+        "-c",
+        'echo ready; trap "echo bye; exit 0" TERM; while :; do sleep 0.1; done',
+    )
+    assert started.returncode == 0, started.stderr
+    wait_for(lambda: "ready" in pyhost(env, "logs", "svc").stdout)
+    t0 = time.monotonic()
+    assert pyhost(env, "stop", "-t", "10", "svc").returncode == 0
+    assert time.monotonic() - t0 < 5  # the trap ended it: no wait for the SIGKILL
+    assert pyhost(env, "logs", "svc").stdout == "ready\nbye\n"
+    assert record(env, "svc")["exit_code"] == 0
+    assert pyhost(env, "rm", "svc").returncode == 0
+
+
+def test_init_reaps_and_forwards(env: dict[str, str], rootfs: Path) -> None:
+    result = pyhost(
+        env,
+        "run",
+        "--rm",
+        "--init",
+        "--network",
+        "none",
+        str(rootfs),
+        "sh",
+        "-c",
+        "grep -c . /proc/1/cmdline >/dev/null; cat /proc/1/status | grep PPid; echo $$",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] != "1"  # the command is not PID 1: the init is
+    started = pyhost(
+        env,
+        "run",
+        "-d",
+        "--init",
+        "--name",
+        "sleeper",
+        "--network",
+        "none",
+        str(rootfs),
+        "sleep",
+        "60",
+    )
+    assert started.returncode == 0, started.stderr
+    t0 = time.monotonic()
+    assert pyhost(env, "stop", "-t", "10", "sleeper").returncode == 0
+    assert time.monotonic() - t0 < 5  # SIGTERM reached sleep through the init
+    assert record(env, "sleeper")["exit_code"] == 128 + 15
+
+
+def test_killed_supervisor_is_collected(env: dict[str, str], rootfs: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pyhost",
+            "run",
+            "--name",
+            "orphan",
+            "--network",
+            "none",
+            str(rootfs),
+            "sleep",
+            "60",
+        ],
+        env=env,
+    )
+    rec = wait_for(lambda: _running_record(env, "orphan"))
+    pid = rec["pid"]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    wait_for(lambda: not Path(f"/proc/{pid}").exists())  # the container died with it
+    ps = pyhost(env, "ps", "-a", "--json")  # ps reads; prune collects
+    assert ps.returncode == 0
+    pruned = pyhost(env, "prune")
+    assert rec["id"] in pruned.stdout
+
+
+def _running_record(env: dict[str, str], name: str) -> dict[str, Any] | None:
+    try:
+        rec = record(env, name)
+    except (AssertionError, FileNotFoundError):
+        return None
+    return rec if rec["status"] == "running" else None
+
+
+def test_bad_input_is_one_line_and_leaves_nothing(env: dict[str, str], rootfs: Path) -> None:
+    cases = [
+        (["--memory", "12q"], "invalid --memory"),
+        (["--cpus", "999"], "--cpus 999 is out of range"),
+        (["--cap-add", "NET_ADMN"], "did you mean NET_ADMIN?"),
+        (["-v", "relative:/x"], "is not an absolute path"),
+        (["-p", "70000:80"], "invalid port"),
+        (["--network", "none", "-p", "8080:80"], "-p needs --network bridge"),
+    ]
+    for flags, message in cases:
+        result = pyhost(env, "run", "--rm", *flags, str(rootfs), "true")
+        assert result.returncode == 2, (flags, result.stderr)
+        assert message in result.stderr, (flags, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    missing = pyhost(env, "run", "--rm", "/no/such/rootfs", "true")
+    assert missing.returncode == 2
+    assert "does not exist" in missing.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_bridge_network_and_published_port(env: dict[str, str], rootfs: Path) -> None:
+    port = _free_port()
+    server = pyhost(
+        env,
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        f"127.0.0.1:{port}:8080",
+        str(rootfs),
+        "sh",
+        "-c",
+        "while :; do echo pong | nc -l -p 8080; done",
+    )
+    assert server.returncode == 0, server.stderr
+    rec = record(env, "web")
+    address = rec["network"]["address"]
+    assert Path(f"/sys/class/net/{rec['network']['veth']}/master").resolve().name == "pyhost0"
+    # another pyhost container reaches it over the bridge
+    client = pyhost(
+        env,
+        "run",
+        "--rm",
+        str(rootfs),
+        "sh",
+        "-c",
+        f"for i in 1 2 3 4 5; do nc {address} 8080 </dev/null && break; sleep 0.2; done",
+    )
+    assert client.returncode == 0, client.stderr
+    assert "pong" in client.stdout
+
+    # and the host reaches it through -p on 127.0.0.1
+    def fetch() -> bytes:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                return s.recv(100)
+        except OSError:
+            return b""
+
+    assert wait_for(fetch) == b"pong\n"
+    busy = pyhost(env, "run", "--rm", "-p", f"127.0.0.1:{port}:80", str(rootfs), "true")
+    assert busy.returncode == 2
+    assert "already published" in busy.stderr
+    assert pyhost(env, "rm", "-f", "web").returncode == 0
