@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "kill": "cmd_kill",
     "rm": "cmd_rm",
     "logs": "cmd_logs",
+    "exec": "cmd_exec",
     "prune": "cmd_prune",
     "audit": "cmd_audit",
 }

@@ -315,7 +315,12 @@ def run(spec: Spec) -> int:
 
 
 def _start(
-    st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any, stdio: tuple[int, int, int]
+    st: ContainerState,
+    spec: Spec,
+    image: ImageInfo,
+    bridge: Any,
+    stdio: tuple[int, int, int],
+    console: int | None = None,
 ) -> tuple[int, cgroups.Cgroup]:
     """Everything up to a running command; on failure everything is undone."""
     cg: cgroups.Cgroup | None = None
@@ -325,6 +330,7 @@ def _start(
         files = _host_files(st, spec, bridge.address if bridge else None)
         plan = _plan(st, spec, image, cg, files)
         plan.stdin, plan.stdout, plan.stderr = stdio
+        plan.console = console
         st.save()
         if bridge is not None:
             bridge.prepare()
@@ -341,14 +347,22 @@ def _start(
 
 def _supervise(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) -> int:
     stdin = os.open(os.devnull, os.O_RDONLY) if not spec.interactive else 0
+    ours = theirs = master = None
+    if spec.tty:
+        ours, theirs = launch.console_pair()
     try:
-        pid, _ = _start(st, spec, image, bridge, (stdin, 1, 2))
+        pid, _ = _start(st, spec, image, bridge, (stdin, 1, 2), theirs)
+        if ours is not None:
+            master = launch.receive_console(ours)
+            ours = None
+            launch.copy_window_size(0, master)
     finally:
-        if stdin != 0:
-            os.close(stdin)
+        for fd in (stdin if stdin != 0 else None, theirs, ours):
+            if fd is not None:
+                os.close(fd)
     code: int | None = None
     try:
-        code = launch.watch(pid)
+        code = launch.watch(pid, master, spec.interactive)
     finally:
         final = _release(st, exit_code=code)
     code = final.exit_code if final.exit_code is not None else 137

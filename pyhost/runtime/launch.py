@@ -22,7 +22,7 @@ from pyhost.runtime import seccomp as seccomp_filter
 from pyhost.runtime.errors import CommandNotExecutable, CommandNotFound, RunError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Iterator
 
     from pyhost.runtime.cgroups import Cgroup
     from pyhost.runtime.spec import Mount
@@ -87,7 +87,9 @@ class Plan:
         self.mounts = mounts or []
         self.files = files or {}
         self.stdin, self.stdout, self.stderr = 0, 1, 2
-        self.tty: int | None = None  # slave side of a pty: becomes the controlling terminal
+        # a socket to hand the supervisor the master side of a pty opened inside the
+        # container's own devpts (so /dev/pts/N exists there, as with Docker's -t)
+        self.console: int | None = None
 
 
 class Hooks:
@@ -137,7 +139,7 @@ def spawn(plan: Plan, hooks: Hooks | None = None) -> int:
                 os.waitpid(pid, 0)
                 raise
         os.write(go_w, b"g")
-        report = _read_all(err_r)
+        report = read_all(err_r)
     finally:
         for fd in (err_r, up_r, go_w):
             with contextlib.suppress(OSError):
@@ -154,7 +156,7 @@ def spawn(plan: Plan, hooks: Hooks | None = None) -> int:
     return pid
 
 
-def _read_all(fd: int) -> bytes:
+def read_all(fd: int) -> bytes:
     chunks = []
     while chunk := os.read(fd, 65536):
         chunks.append(chunk)
@@ -173,6 +175,21 @@ def _child(plan: Plan, err_w: int, up_w: int, go_r: int, hooks: Hooks | None) ->
             signal.signal(sig, signal.SIG_DFL)
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         _setup(plan, up_w, go_r, hooks)
+        enter_and_exec(plan, err_w)
+    except RunError as e:
+        _fail(err_w, int(e.exit_status), e.one_line())
+    except OSError as e:
+        _fail(err_w, 125, f"container set-up failed: {e}")
+    except BaseException as e:  # never unwind into the supervisor's code
+        _fail(err_w, 125, f"container set-up failed: {type(e).__name__}: {e}")
+    os._exit(125)
+
+
+def enter_and_exec(plan: Plan, err_w: int) -> None:
+    """Inside the container's namespaces and root: identity, workdir, privileges, execve."""
+    try:
+        _stdio(plan)
+        _close_other_fds(err_w)
         identity = users.resolve(plan.user)
         _enter_workdir(plan.workdir, identity)
         path = _lookup(plan.argv[0], plan.env)
@@ -184,9 +201,84 @@ def _child(plan: Plan, err_w: int, up_w: int, go_r: int, hooks: Hooks | None) ->
         _fail(err_w, int(e.exit_status), e.one_line())
     except OSError as e:
         _fail(err_w, 125, f"container set-up failed: {e}")
-    except BaseException as e:  # never unwind into the supervisor's code
+    except BaseException as e:  # never unwind into the caller's code
         _fail(err_w, 125, f"container set-up failed: {type(e).__name__}: {e}")
     os._exit(125)
+
+
+def _close_other_fds(keep: int) -> None:
+    """Nothing of the supervisor's reaches the command but stdio (and the close-on-exec
+    error pipe): runc does the same before execve."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 16)
+
+
+def receive_console(sock: int) -> int:
+    """The pty master the container sent over ``sock`` (see Plan.console)."""
+    import socket
+
+    with socket.socket(fileno=sock) as s:
+        _, fds, _, _ = socket.recv_fds(s, 16, 1)
+    if not fds:
+        raise RunError("the container did not send its terminal")
+    return fds[0]
+
+
+def console_pair() -> tuple[int, int]:
+    """(supervisor end, container end) of the socket a pty master travels over."""
+    import fcntl  # noqa: F401 - loaded here: after pivot_root nothing more can be imported
+    import socket
+    import termios  # noqa: F401
+
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    return a.detach(), b.detach()
+
+
+def copy_window_size(source: int, target: int) -> None:
+    import fcntl
+    import termios
+
+    with contextlib.suppress(OSError):
+        size = fcntl.ioctl(source, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(target, termios.TIOCSWINSZ, size)
+
+
+def relay(master: int, interactive: bool, timeout: float | None = None) -> None:
+    """Copy between this terminal and the container's pty until the container closes it.
+
+    The loop ends when the pty's last writer goes (EIO/EOF on the master): the container's
+    life bounds it.
+    """
+    import select
+    import termios
+    import tty
+
+    saved = None
+    if interactive and os.isatty(0):
+        saved = termios.tcgetattr(0)
+        tty.setraw(0)
+    sources = [master, 0] if interactive else [master]
+    try:
+        while True:
+            ready, _, _ = select.select(sources, [], [], timeout)
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                os.write(1, data)
+            if 0 in ready:
+                data = os.read(0, 65536)
+                if not data:
+                    sources.remove(0)
+                    continue
+                os.write(master, data)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        os.close(master)
 
 
 def _setup(plan: Plan, up_w: int, go_r: int, hooks: Hooks | None) -> None:
@@ -228,7 +320,6 @@ def _setup(plan: Plan, up_w: int, go_r: int, hooks: Hooks | None) -> None:
         rootfs.read_only_root()
     if plan.network != "host":
         linux.sethostname(plan.hostname)
-    _stdio(plan)
 
 
 def _loopback_up() -> None:
@@ -244,19 +335,35 @@ def _loopback_up() -> None:
         os.close(s)
 
 
+_TIOCSPTLCK = 0x40045431
+_TIOCGPTN = 0x80045430
+
+
 def _stdio(plan: Plan) -> None:
-    if plan.tty is not None:
+    if plan.console is not None:
         import fcntl
+        import socket
         import termios
 
+        master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
+        fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
+        number = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, b"\0" * 4))[0]
+        slave = os.open(f"/dev/pts/{number}", os.O_RDWR)
+        with socket.socket(fileno=plan.console) as sock:
+            socket.send_fds(sock, [b"pty"], [master])
+        os.close(master)
         os.setsid()
-        fcntl.ioctl(plan.tty, termios.TIOCSCTTY, 0)
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
         for fd in (0, 1, 2):
-            os.dup2(plan.tty, fd)
+            os.dup2(slave, fd)
+        os.close(slave)
         return
     for source, target in ((plan.stdin, 0), (plan.stdout, 1), (plan.stderr, 2)):
         if source != target:
             os.dup2(source, target)
+    for fd in {plan.stdin, plan.stdout, plan.stderr} - {0, 1, 2}:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _enter_workdir(workdir: str, identity: users.Identity) -> None:
@@ -319,7 +426,7 @@ def _environ(plan: Plan) -> dict[str, str]:
         key, _, value = item.partition("=")
         env[key] = value
     env.setdefault("HOSTNAME", plan.hostname)
-    if plan.tty:
+    if plan.console is not None:
         env.setdefault("TERM", "xterm")
     return env
 
@@ -357,19 +464,26 @@ def _run_init(plan: Plan, path: str, err_w: int) -> None:
             os._exit(exit_code(status))
 
 
-def watch(pid: int, on_signal: Callable[[int], None] | None = None) -> int:
-    """Forward the supervisor's signals to the container and wait for its exit code."""
+@contextlib.contextmanager
+def forwarding(pid: int) -> Iterator[None]:
+    """While inside: the supervisor's signals go to the container's PID 1."""
 
     def forward(sig: int, _frame: object) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        if on_signal is not None:
-            on_signal(sig)
 
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     try:
-        _, status = os.waitpid(pid, 0)
+        yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def watch(pid: int, master: int | None = None, interactive: bool = False) -> int:
+    """Forward signals (and a terminal) to the container; return its exit code."""
+    with forwarding(pid):
+        if master is not None:
+            relay(master, interactive)
+        _, status = os.waitpid(pid, 0)
     return exit_code(status)

@@ -149,7 +149,11 @@ def mount_kernel_filesystems(root: str, cgroup_version: int, cgroup_paths: dict[
         "shm", f"{dev}/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"
     )
     _mkdir(f"{dev}/mqueue")
-    linux.mount("mqueue", f"{dev}/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    try:
+        linux.mount("mqueue", f"{dev}/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError as e:
+        if e.errno != errno.ENODEV:  # a kernel without POSIX message queues has none to give
+            raise
     sys_dir = secure_join(root, "/sys")
     _mkdir(sys_dir)
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY

@@ -494,3 +494,80 @@ def test_bridge_network_and_published_port(env: dict[str, str], rootfs: Path) ->
     assert busy.returncode == 2
     assert "already published" in busy.stderr
     assert pyhost(env, "rm", "-f", "web").returncode == 0
+
+
+def test_exec_joins_namespaces_cgroup_and_privileges(env: dict[str, str], rootfs: Path) -> None:
+    started = pyhost(
+        env,
+        "run",
+        "-d",
+        "--name",
+        "target",
+        "--network",
+        "none",
+        "-m",
+        "64m",
+        str(rootfs),
+        "sleep",
+        "60",
+    )
+    assert started.returncode == 0, started.stderr
+    rec = record(env, "target")
+    result = pyhost(
+        env,
+        "exec",
+        "target",
+        "sh",
+        "-c",
+        "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; "
+        "grep -E '^(CapEff|Seccomp):' /proc/self/status; cat /proc/self/cgroup",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == rec["id"][:12]
+    assert lines[1].strip() == "sleep 60"  # the container's own PID 1
+    assert f"CapEff:\t{DOCKER_DEFAULT_CAPS}" in lines
+    assert "Seccomp:\t2" in lines
+    assert f"memory:/pyhost/{rec['id']}" in result.stdout
+    assert pyhost(env, "exec", "-u", "app", "target", "id", "-u").stdout == "1000\n"
+    assert pyhost(env, "exec", "target", "sh", "-c", "exit 5").returncode == 5
+    missing = pyhost(env, "exec", "target", "nope")
+    assert missing.returncode == 127
+    assert "executable file not found" in missing.stderr
+    piped = pyhost(env, "exec", "-i", "target", "sh", input="echo from-stdin\n")
+    assert piped.stdout == "from-stdin\n"
+    assert pyhost(env, "rm", "-f", "target").returncode == 0
+    gone = pyhost(env, "exec", "target", "true")
+    assert gone.returncode == 2
+    assert "no such container: target" in gone.stderr
+
+
+def _on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """Run pyhost with a pty as its terminal; return its exit code and what it printed."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*PYHOST, *args], env=env, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    output = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    return proc.wait(timeout=30), output.decode(errors="replace")
+
+
+def test_tty_is_a_terminal_inside(env: dict[str, str], rootfs: Path) -> None:
+    code, output = _on_a_terminal(
+        env, "run", "--rm", "-t", "--network", "none", str(rootfs), "sh", "-c", "tty; exit 4"
+    )
+    assert code == 4
+    assert "/dev/pts/0" in output  # a pty of the container's own devpts instance
+    code, output = _on_a_terminal(env, "run", "--rm", "--network", "none", str(rootfs), "tty")
+    assert "not a tty" in output
