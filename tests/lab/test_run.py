@@ -571,3 +571,40 @@ def test_tty_is_a_terminal_inside(env: dict[str, str], rootfs: Path) -> None:
     assert "/dev/pts/0" in output  # a pty of the container's own devpts instance
     code, output = _on_a_terminal(env, "run", "--rm", "--network", "none", str(rootfs), "tty")
     assert "not a tty" in output
+
+
+def test_inspect_reports_a_pyhost_container(env: dict[str, str], rootfs: Path) -> None:
+    started = pyhost(
+        env,
+        "run",
+        "-d",
+        "--name",
+        "seen",
+        "--network",
+        "none",
+        "-m",
+        "32m",
+        "--pids-limit",
+        "50",
+        str(rootfs),
+        "sleep",
+        "60",
+    )
+    assert started.returncode == 0, started.stderr
+    rec = record(env, "seen")
+    result = pyhost(env, "inspect", "seen", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["target"]["container"]["runtime"] == "pyhost"
+    assert report["target"]["pid"] == rec["pid"]
+    assert report["cgroups"]["memory"]["limit"] == 32 << 20
+    assert report["cgroups"]["pids"]["limit"] == 50
+    assert report["cgroups"]["findings"] == []  # the kernel applies what was asked
+    assert report["security"]["cap_eff"] == DOCKER_DEFAULT_CAPS
+    assert report["security"]["caps_added"] == []
+    assert report["network"]["mode"] == "none"
+    verdicts = {t: v["shared_with_host"] for t, v in report["namespaces"]["types"].items()}
+    assert not any(verdicts[t] for t in ("mnt", "uts", "ipc", "pid", "net"))
+    assert pyhost(env, "rm", "-f", "seen").returncode == 0
+    after = pyhost(env, "inspect", "seen")
+    assert after.returncode == 2

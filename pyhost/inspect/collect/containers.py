@@ -91,6 +91,87 @@ def pyhost_records(state_dir: str | None = None) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: r.get("created", 0), reverse=True)
 
 
+def find_record(query: str) -> dict[str, Any] | None:
+    """A `pyhost run` container by full id, name or unique id prefix (Docker's rule)."""
+    records = pyhost_records()
+    for key in ("id", "name"):
+        exact = [r for r in records if r.get(key) == query]
+        if exact:
+            return exact[0]
+    prefix = [r for r in records if query and str(r.get("id", "")).startswith(query.lower())]
+    return prefix[0] if len(prefix) == 1 else None
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if not timestamp:
+        return None
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def record_as_config(record: dict[str, Any]) -> dict[str, Any]:
+    """A `pyhost run` record in the shape of Docker's container JSON, so that one report
+    (and its kernel-versus-config comparisons) serves both runtimes."""
+    running = _alive(record)
+    limits = record.get("limits") or {}
+    net = record.get("network") or {}
+    ports: dict[str, list[dict[str, str]]] = {}
+    for p in net.get("ports") or []:
+        key = f"{p['container_port']}/{p['proto']}"
+        ports.setdefault(key, []).append({"HostIp": p["host_ip"], "HostPort": str(p["host_port"])})
+    networks = {}
+    if net.get("mode") == "bridge":
+        subnet = str(net.get("subnet", "/24"))
+        networks[net.get("bridge", "pyhost0")] = {
+            "IPAddress": net.get("address"),
+            "IPPrefixLen": int(subnet.rsplit("/", 1)[-1]),
+            "Gateway": net.get("gateway"),
+        }
+    command = list(record.get("command") or [])
+    security = record.get("security") or {}
+    return {
+        "Id": record.get("id", ""),
+        "Name": "/" + str(record.get("name", "")),
+        "Image": record.get("image_id") or record.get("image", ""),
+        "Path": command[0] if command else "",
+        "Args": command[1:],
+        "Config": {"Image": record.get("image"), "Env": record.get("env") or []},
+        "State": {
+            "Status": "running" if running else "exited",
+            "Pid": int(record.get("pid") or 0) if running else 0,
+            "ExitCode": record.get("exit_code"),
+            "OOMKilled": bool(record.get("oom_killed")),
+            "StartedAt": _iso(record.get("started_at")),
+            "FinishedAt": _iso(record.get("finished_at")),
+        },
+        "HostConfig": {
+            "Memory": limits.get("memory") or 0,
+            "PidsLimit": limits.get("pids"),
+            "NanoCpus": int(float(limits.get("cpus") or 0) * 1e9),
+            "NetworkMode": net.get("mode"),
+            "ReadonlyRootfs": bool(security.get("read_only")),
+            "CapAdd": security.get("capabilities"),
+        },
+        "NetworkSettings": {"Networks": networks, "Ports": ports},
+        "Mounts": [
+            {
+                "Type": m.get("kind"),
+                "Source": m.get("source"),
+                "Destination": m.get("target"),
+                "RW": not m.get("readonly"),
+            }
+            for m in record.get("mounts") or []
+        ],
+        "pyhost": {
+            "rootfs": record.get("rootfs"),
+            "bundle": record.get("bundle"),
+            "supervisor_pid": record.get("supervisor_pid"),
+        },
+    }
+
+
 def _alive(record: dict[str, Any]) -> bool:
     pid = int(record.get("pid") or 0)
     return record.get("status") == "running" and pid > 0 and os.path.exists(f"/proc/{pid}")

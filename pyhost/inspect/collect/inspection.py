@@ -21,6 +21,7 @@ from typing import Any
 from . import (
     cgroups,
     components,
+    containers,
     namespaces,
     network,
     processes,
@@ -323,6 +324,13 @@ def read_cgroups(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
 
 def read_storage(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
     info = ctx.info or {}
+    if ctx.config is not None and "pyhost" in ctx.config:
+        # `pyhost run`'s own store: its layers are not under /var/lib/docker
+        out = storage.section(pid=_live_pid(ctx), config=None, root="", driver=None, proc=ctx.proc)
+        out["pyhost"] = ctx.config["pyhost"]
+        if ctx.pid is None:
+            out["mounts"] = storage.config_mounts(ctx.config)
+        return out
     return storage.section(
         pid=_live_pid(ctx),
         config=ctx.config,
@@ -367,7 +375,7 @@ def read_components(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
         ctx.table,
         host_pidns=ctx.host_ns.get("pid"),
         version=ctx.version,
-        container=ctx.config is not None,
+        container=ctx.config is not None and "pyhost" not in ctx.config,
         proc=ctx.proc,
     )
 
@@ -441,9 +449,15 @@ def inspect_container(query: str, engine: Engine | None = None) -> dict[str, Any
     Raises EngineUnavailable when no engine answers, TargetError when none matches.
     """
     engine = engine or Engine()
-    version = engine.version()
-    summaries = engine.containers(include_stopped=True)
-    summary = resolve(query, summaries)
+    record = containers.find_record(query)
+    try:
+        version = engine.version()
+        summaries = engine.containers(include_stopped=True)
+        summary = resolve(query, summaries)
+    except (EngineUnavailable, TargetError):
+        if record is None:
+            raise
+        return inspect_record(record, query, engine)
     try:
         config = engine.container(summary["Id"])
     except KeyError:
@@ -462,6 +476,23 @@ def inspect_container(query: str, engine: Engine | None = None) -> dict[str, Any
         result["notes"].append(
             f"container {name_of(summary)} is not running (status {state.get('Status')}, "
             f"exit code {state.get('ExitCode')}): showing its config and layers"
+        )
+    collect_sections(ctx, result)
+    return finish(result, ctx)
+
+
+def inspect_record(record: dict[str, Any], query: str, engine: Engine) -> dict[str, Any]:
+    """A `pyhost run` container: the same sections, its config taken from pyhost's record."""
+    config = containers.record_as_config(record)
+    pid = int(config["State"]["Pid"]) or None
+    ctx = Context(pid=pid, config=config, known={}, version=None, info=None)
+    result = skeleton(ctx, engine, "container", query)
+    result["engine"]["error"] = "a pyhost run container: Docker's engine is not involved"
+    result["target"]["container"]["runtime"] = "pyhost"
+    if pid is None:
+        result["notes"].append(
+            f"container {record.get('name')} is not running (exit code "
+            f"{record.get('exit_code')}): showing pyhost's record of it"
         )
     collect_sections(ctx, result)
     return finish(result, ctx)
