@@ -1,0 +1,140 @@
+"""`pyhost run` start-up against `docker run` of the same image and a bare interpreter.
+
+Run as root with a dockerd running: `.venv/bin/python bench/run_bench.py [--runs N]`.
+The three commands run interleaved, N times each; medians, spreads and the ratios the
+runtime is held to are printed, and the supervisor's peak RSS (from wait4).
+It builds a busybox rootfs (busybox-static), imports it into Docker as one image and into
+pyhost's store from `docker save` (when the store is there), and removes all of it after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import compile_bytecode
+
+IMAGE = "pyhost-bench/busybox:latest"
+
+
+def busybox_rootfs(root: Path) -> None:
+    (root / "bin").mkdir(parents=True)
+    (root / "etc").mkdir()
+    shutil.copy2("/bin/busybox", root / "bin" / "busybox")
+    for applet in ("sh", "true", "echo"):
+        os.symlink("busybox", root / "bin" / applet)
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (root / "etc" / "group").write_text("root:x:0:\n")
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall time in ms and peak RSS in KiB of one run."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = (time.perf_counter() - start) * 1000
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err}")
+    if proc.stderr:
+        proc.stderr.close()
+    return elapsed, usage.ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=25)
+    args = parser.parse_args()
+    compile_bytecode()
+    work = Path(tempfile.mkdtemp(prefix="pyhost-run-bench-"))
+    env = dict(
+        os.environ, PYHOST_STATE_ROOT=str(work / "state"), PYHOST_DATA_ROOT=str(work / "data")
+    )
+    try:
+        rootfs = work / "rootfs"
+        busybox_rootfs(rootfs)
+        tar = subprocess.run(["tar", "-C", str(rootfs), "-c", "."], capture_output=True, check=True)
+        subprocess.run(
+            ["docker", "import", "-", IMAGE], input=tar.stdout, capture_output=True, check=True
+        )
+        cases = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "pyhost run (rootfs dir)": [
+                sys.executable,
+                "-m",
+                "pyhost",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                str(rootfs),
+                "true",
+            ],
+            "docker run": ["docker", "run", "--rm", "--network", "none", IMAGE, "true"],
+        }
+        saved = work / "image.tar"
+        subprocess.run(["docker", "save", "-o", str(saved), IMAGE], check=True)
+        loaded = subprocess.run(
+            [sys.executable, "-m", "pyhost", "load", "-i", str(saved)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if loaded.returncode == 0:
+            cases["pyhost run (image)"] = [
+                sys.executable,
+                "-m",
+                "pyhost",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                IMAGE,
+                "true",
+            ]
+        else:
+            print(f"(no image store: {loaded.stderr.strip()[:100]})")
+        for argv in cases.values():  # warm caches once
+            timed(argv, env)
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        rss: dict[str, int] = dict.fromkeys(cases, 0)
+        for _ in range(args.runs):
+            for name, argv in cases.items():
+                ms, peak = timed(argv, env)
+                times[name].append(ms)
+                rss[name] = max(rss[name], peak)
+        print(f"{args.runs} runs each, interleaved; python = {sys.executable}")
+        print(f"{'command':28} {'median ms':>10} {'p10':>8} {'p90':>8} {'peak RSS':>10}")
+        for name, values in times.items():
+            q = statistics.quantiles(values, n=10)
+            print(
+                f"{name:28} {statistics.median(values):10.1f} {q[0]:8.1f} {q[-1]:8.1f} "
+                f"{rss[name] / 1024:8.1f}MiB"
+            )
+        bare = statistics.median(times["python -c pass"])
+        docker = statistics.median(times["docker run"])
+        for name in [n for n in times if n.startswith("pyhost run")]:
+            mine = statistics.median(times[name])
+            print(
+                f"{name}: {mine / docker:.3f}x docker run (target <= 0.15x), "
+                f"{mine / bare:.2f}x python -c pass (target <= 3x)"
+            )
+    finally:
+        subprocess.run(["docker", "rmi", "-f", IMAGE], capture_output=True, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "pyhost", "prune"], env=env, capture_output=True, check=False
+        )
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
