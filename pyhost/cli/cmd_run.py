@@ -57,7 +57,13 @@ def add_parser(subparsers: Any) -> None:
     g.add_argument("--cpuset-cpus", metavar="LIST", help="CPUs allowed, e.g. 0-1")
     g.add_argument("--pids-limit", type=int, metavar="N", help="maximum number of processes")
     n = p.add_argument_group("network")
-    n.add_argument("--network", "--net", default="bridge", choices=("bridge", "host", "none"))
+    n.add_argument(
+        "--network",
+        "--net",
+        default=None,
+        choices=("bridge", "host", "none"),
+        help="bridge as root (Docker's default); none when rootless",
+    )
     n.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOST:CTR[/PROTO]")
     s = p.add_argument_group("security")
     s.add_argument("--cap-add", action="append", default=[], metavar="CAP")
@@ -80,11 +86,30 @@ def build_spec(args: argparse.Namespace) -> Any:
     from pyhost.runtime import capabilities, spec
     from pyhost.runtime.errors import RunUsageError
 
-    if args.userns is not None:
+    rootless = os.geteuid() != 0
+    if args.userns not in (None, "host", ""):
         raise RunUsageError(
-            "--userns is not supported by this version of pyhost run",
-            hint="run as root; rootless containers are planned",
+            f"--userns {args.userns} is not supported",
+            hint="as a normal user pyhost run always uses a user namespace; as root it uses none",
         )
+    network = args.network or ("none" if rootless else "bridge")
+    if rootless:
+        why = None
+        if network == "bridge" or args.publish:
+            why = "--network bridge and -p need root (use --network none or host)"
+        elif any(
+            (
+                args.memory,
+                args.memory_swap,
+                args.cpus,
+                args.cpu_shares,
+                args.cpuset_cpus,
+                args.pids_limit,
+            )
+        ):
+            why = "resource limits need root: a rootless container gets no cgroup of its own"
+        if why:
+            raise RunUsageError(f"rootless run: {why}", hint="or run pyhost as root")
     no_new_privs, use_seccomp = False, True
     for opt in args.security_opt:
         key, _, value = opt.replace("=", ":", 1).partition(":")
@@ -125,7 +150,7 @@ def build_spec(args: argparse.Namespace) -> Any:
             args.cpuset_cpus,
             args.pids_limit,
         ),
-        network=args.network,
+        network=network,
         ports=[spec.parse_port(p) for p in args.publish],
         caps=capabilities.resolve(args.cap_add, args.cap_drop),
         no_new_privileges=no_new_privs,
@@ -138,19 +163,8 @@ def build_spec(args: argparse.Namespace) -> Any:
     )
 
 
-def require_root() -> None:
-    from pyhost.runtime.errors import RunError
-
-    if os.geteuid() != 0:
-        raise RunError(
-            "pyhost run needs root on this version (namespaces, mounts and cgroups)",
-            hint="run it with sudo; rootless containers are planned",
-        )
-
-
 def execute(args: argparse.Namespace) -> ExitStatus | int:
     spec = build_spec(args)
-    require_root()
     from pyhost.runtime import containers
 
     return containers.run(spec)

@@ -304,8 +304,39 @@ def _materialize(image: ImageInfo, dest: Path) -> None:
     images.materialize_rootfs([Path(p) for p in image.layers], dest)
 
 
+def userns_problem(sysctl: str = "/proc/sys") -> str | None:
+    """Why this kernel refuses unprivileged user namespaces, and the setting that decides."""
+    checks = (
+        (
+            "kernel/unprivileged_userns_clone",
+            "0",
+            "kernel.unprivileged_userns_clone is 0: `sysctl -w kernel.unprivileged_userns_clone=1`",
+        ),
+        (
+            "user/max_user_namespaces",
+            "0",
+            "user.max_user_namespaces is 0: `sysctl -w user.max_user_namespaces=15000`",
+        ),
+        (
+            "kernel/apparmor_restrict_unprivileged_userns",
+            "1",
+            "AppArmor restricts unprivileged user namespaces "
+            "(kernel.apparmor_restrict_unprivileged_userns=1): set it to 0 with sysctl, or give "
+            "pyhost's python an AppArmor profile with `userns,`",
+        ),
+    )
+    for path, bad, why in checks:
+        if _read(f"{sysctl}/{path}").strip() == bad:
+            return why
+    return None
+
+
 def run(spec: Spec) -> int:
     """`pyhost run`: the container's exit code (foreground), or 0 once started (``-d``)."""
+    if os.geteuid() != 0:
+        problem = userns_problem()
+        if problem:
+            raise RunError(f"rootless run impossible here: {problem}", hint="or run as root")
     collect_dead()
     image = resolve_image(spec.image)
     st, bridge = create(spec, image)
@@ -321,11 +352,13 @@ def _start(
     bridge: Any,
     stdio: tuple[int, int, int],
     console: int | None = None,
-) -> tuple[int, cgroups.Cgroup]:
+) -> launch.Started:
     """Everything up to a running command; on failure everything is undone."""
-    cg: cgroups.Cgroup | None = None
     try:
-        cg = cgroups.create(st.id, spec.limits)
+        if os.geteuid() == 0:
+            cg = cgroups.create(st.id, spec.limits)
+        else:
+            cg = cgroups.Cgroup(cgroups.version())  # rootless: no cgroup of its own
         st.cgroup = cg.to_json()
         files = _host_files(st, spec, bridge.address if bridge else None)
         plan = _plan(st, spec, image, cg, files)
@@ -334,15 +367,15 @@ def _start(
         st.save()
         if bridge is not None:
             bridge.prepare()
-        pid = launch.spawn(plan, bridge)
+        started = launch.spawn(plan, bridge)
     except BaseException:
         _release(st, exit_code=None, discard=True)
         raise
-    st.pid = pid
+    st.pid = started.pid
     st.status = "running"
     st.started_at = time.time()
     st.save()
-    return pid, cg
+    return started
 
 
 def _supervise(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) -> int:
@@ -351,7 +384,7 @@ def _supervise(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) ->
     if spec.tty:
         ours, theirs = launch.console_pair()
     try:
-        pid, _ = _start(st, spec, image, bridge, (stdin, 1, 2), theirs)
+        started = _start(st, spec, image, bridge, (stdin, 1, 2), theirs)
         if ours is not None:
             master = launch.receive_console(ours)
             ours = None
@@ -362,7 +395,7 @@ def _supervise(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) ->
                 os.close(fd)
     code: int | None = None
     try:
-        code = launch.watch(pid, master, spec.interactive)
+        code = launch.watch(started.pid, master, spec.interactive, started.waiter)
     finally:
         final = _release(st, exit_code=code)
     code = final.exit_code if final.exit_code is not None else 137
@@ -402,7 +435,7 @@ def _detach(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) -> in
             st.supervisor_start = state.process_start(os.getpid())
             log = os.open(st.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
-                pid, _ = _start(st, spec, image, bridge, (null, log, log))
+                started = _start(st, spec, image, bridge, (null, log, log))
             except BaseException as e:
                 message = e.one_line() if hasattr(e, "one_line") else str(e)
                 status = int(getattr(e, "exit_status", 125))
@@ -413,7 +446,7 @@ def _detach(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) -> in
             os.close(report_w)
             exit_status: int | None = None
             try:
-                exit_status = launch.watch(pid)
+                exit_status = launch.watch(started.pid, waiter=started.waiter)
             finally:
                 _release(st, exit_code=exit_status)
         except BaseException:
@@ -608,9 +641,7 @@ def prune() -> list[str]:
     if bundles.is_dir():
         for entry in bundles.iterdir():
             if entry.name not in known:
-                import shutil
-
-                shutil.rmtree(entry, ignore_errors=True)
+                state.remove_tree(str(entry))
                 removed.append(entry.name)
     for path in _cgroup_dirs():
         if os.path.basename(path) not in known:

@@ -90,6 +90,8 @@ class Plan:
         # a socket to hand the supervisor the master side of a pty opened inside the
         # container's own devpts (so /dev/pts/N exists there, as with Docker's -t)
         self.console: int | None = None
+        # rootless: a user namespace mapping root inside to the caller's uid and gid
+        self.rootless = os.geteuid() != 0
 
 
 class Hooks:
@@ -108,26 +110,40 @@ def exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def spawn(plan: Plan, hooks: Hooks | None = None) -> int:
-    """Start the container; return its PID 1 as the host sees it, running the command."""
+class Started:
+    """A started container: its PID 1 (host view) and the child the supervisor waits for
+    (the same process, except rootless, where an intermediate holds the user namespace)."""
+
+    def __init__(self, pid: int, waiter: int) -> None:
+        self.pid = pid
+        self.waiter = waiter
+
+
+def spawn(plan: Plan, hooks: Hooks | None = None) -> Started:
+    """Start the container; return once its command runs (or raise what went wrong)."""
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     up_r, up_w = os.pipe2(os.O_CLOEXEC)  # child -> supervisor: namespaces made
     go_r, go_w = os.pipe2(os.O_CLOEXEC)  # supervisor -> child: network attached
-    own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        linux.unshare(linux.CLONE_NEWPID)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the container's PID 1; ends in execve or _exit
-            for fd in (err_r, up_r, go_w, own_pidns):
+    if plan.rootless:
+        started = _spawn_rootless(plan, err_r, err_w, up_r, up_w, go_r, go_w)
+        pid = started.pid
+    else:
+        own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            linux.unshare(linux.CLONE_NEWPID)
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the container's PID 1; ends in execve or _exit
+                for fd in (err_r, up_r, go_w, own_pidns):
+                    os.close(fd)
+                _child(plan, err_w, up_w, go_r, hooks)
+            linux.setns(own_pidns, linux.CLONE_NEWPID)  # later forks (iptables) stay in ours
+        except OSError as e:
+            for fd in (err_r, err_w, up_r, up_w, go_r, go_w):
                 os.close(fd)
-            _child(plan, err_w, up_w, go_r, hooks)
-        linux.setns(own_pidns, linux.CLONE_NEWPID)  # later forks (iptables...) stay in ours
-    except OSError as e:
-        for fd in (err_r, err_w, up_r, up_w, go_r, go_w):
-            os.close(fd)
-        raise RunError(f"cannot create the container's namespaces: {e}") from e
-    finally:
-        os.close(own_pidns)
+            raise RunError(f"cannot create the container's namespaces: {e}") from e
+        finally:
+            os.close(own_pidns)
+        started = Started(pid, pid)
     for fd in (err_w, up_w, go_r):
         os.close(fd)
     try:
@@ -145,7 +161,7 @@ def spawn(plan: Plan, hooks: Hooks | None = None) -> int:
             with contextlib.suppress(OSError):
                 os.close(fd)
     if report:
-        os.waitpid(pid, 0)
+        os.waitpid(started.waiter, 0)
         try:
             data = json.loads(report)
             code, message = int(data["code"]), str(data["message"])
@@ -153,7 +169,53 @@ def spawn(plan: Plan, hooks: Hooks | None = None) -> int:
             code, message = 125, report.decode(errors="replace")
         error = {126: CommandNotExecutable, 127: CommandNotFound}.get(code, RunError)
         raise error(message)
-    return pid
+    return started
+
+
+def _spawn_rootless(
+    plan: Plan, err_r: int, err_w: int, up_r: int, up_w: int, go_r: int, go_w: int
+) -> Started:
+    """An intermediate child makes the user namespace (root inside = the caller outside)
+    and a PID namespace, forks the container's PID 1, reports its pid and relays its end."""
+    pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+    uid, gid = os.getuid(), os.getgid()
+    middle = os.fork()
+    if middle == 0:  # pragma: no cover - the intermediate; ends in _exit
+        for fd in (err_r, up_r, go_w, pid_r):
+            os.close(fd)
+        try:
+            linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+            linux.unshare(linux.CLONE_NEWUSER)
+            for name, text in (
+                ("setgroups", "deny"),
+                ("uid_map", f"0 {uid} 1"),
+                ("gid_map", f"0 {gid} 1"),
+            ):
+                with open(f"/proc/self/{name}", "w") as f:
+                    f.write(text)
+            linux.unshare(linux.CLONE_NEWPID)
+            child = os.fork()
+            if child == 0:
+                os.close(pid_w)
+                _child(plan, err_w, up_w, go_r, None)
+            os.write(pid_w, str(child).encode())
+            os.close(pid_w)
+            for fd in (err_w, up_w, go_r):
+                os.close(fd)
+            for sig in FORWARDED:  # the supervisor signals the container directly
+                signal.signal(sig, signal.SIG_IGN)
+            _, status = os.waitpid(child, 0)
+            if os.WIFSIGNALED(status):
+                signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+                os.kill(os.getpid(), os.WTERMSIG(status))
+            os._exit(exit_code(status))
+        except BaseException as e:
+            _fail(err_w, 125, f"cannot create a user namespace: {e}")
+        os._exit(125)
+    os.close(pid_w)
+    raw = read_all(pid_r)
+    os.close(pid_r)
+    return Started(int(raw) if raw else middle, middle)
 
 
 def read_all(fd: int) -> bytes:
@@ -191,6 +253,12 @@ def enter_and_exec(plan: Plan, err_w: int) -> None:
         _stdio(plan)
         _close_other_fds(err_w)
         identity = users.resolve(plan.user)
+        if plan.rootless and (identity.uid or identity.gid):
+            raise RunError(
+                f"user {plan.user!r} is not root: a rootless container maps only your own "
+                "uid (to root inside)",
+                hint="drop -u, or run pyhost as root",
+            )
         _enter_workdir(plan.workdir, identity)
         path = _lookup(plan.argv[0], plan.env)
         _drop_privileges(plan, identity)
@@ -305,8 +373,10 @@ def _setup(plan: Plan, up_w: int, go_r: int, hooks: Hooks | None) -> None:
     if plan.copy_rootfs:
         linux.mount(root, root, None, linux.MS_BIND | linux.MS_REC)
     else:
-        rootfs.mount_overlay(plan.lowers, plan.upper, plan.work, root)
-    rootfs.mount_kernel_filesystems(root, plan.cgroup.version, plan.cgroup.paths)
+        rootfs.mount_overlay(plan.lowers, plan.upper, plan.work, root, rootless=plan.rootless)
+    rootfs.mount_kernel_filesystems(
+        root, plan.cgroup.version, plan.cgroup.paths, rootless=plan.rootless
+    )
     for target, source in plan.files.items():
         rootfs.bind_file(root, source, target)
     for m in plan.mounts:
@@ -411,7 +481,8 @@ def _drop_privileges(plan: Plan, identity: users.Identity) -> None:
     if plan.seccomp and seccomp_filter.supported():
         # installed while CAP_SYS_ADMIN is still held, so no_new_privs is not required
         linux.seccomp_filter(seccomp_filter.program(plan.caps))
-    os.setgroups(list(identity.groups))
+    if not plan.rootless:  # setgroups is denied in a single-id user namespace
+        os.setgroups(list(identity.groups))
     os.setgid(identity.gid)
     os.setuid(identity.uid)  # a non-root uid loses every capability here, as in Docker
     if identity.uid == 0:
@@ -480,10 +551,12 @@ def forwarding(pid: int) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def watch(pid: int, master: int | None = None, interactive: bool = False) -> int:
+def watch(
+    pid: int, master: int | None = None, interactive: bool = False, waiter: int | None = None
+) -> int:
     """Forward signals (and a terminal) to the container; return its exit code."""
     with forwarding(pid):
         if master is not None:
             relay(master, interactive)
-        _, status = os.waitpid(pid, 0)
+        _, status = os.waitpid(waiter or pid, 0)
     return exit_code(status)

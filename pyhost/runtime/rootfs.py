@@ -95,9 +95,14 @@ def secure_join(root: str, path: str) -> str:
     return os.path.join(root, *resolved)
 
 
-def mount_overlay(lowers: list[str], upper: str, work: str, target: str) -> None:
-    """``lowers`` lowest first; overlayfs wants the topmost first."""
+def mount_overlay(
+    lowers: list[str], upper: str, work: str, target: str, *, rootless: bool = False
+) -> None:
+    """``lowers`` lowest first; overlayfs wants the topmost first. In a user namespace its
+    bookkeeping xattrs go to user.* (trusted.* needs real root)."""
     options = f"lowerdir={':'.join(reversed(lowers))},upperdir={upper},workdir={work}"
+    if rootless:
+        options += ",userxattr"
     linux.mount("overlay", target, "overlay", 0, options)
 
 
@@ -123,7 +128,18 @@ def make_private() -> None:
     linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
 
 
-def mount_kernel_filesystems(root: str, cgroup_version: int, cgroup_paths: dict[str, str]) -> None:
+def _locked(path: str) -> int:
+    """nosuid/nodev/noexec of the mount holding ``path``: a remount in a user namespace
+    must keep them (statvfs's ST_* bits have the values of the MS_* flags)."""
+    try:
+        return os.statvfs(path).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError:
+        return 0
+
+
+def mount_kernel_filesystems(
+    root: str, cgroup_version: int, cgroup_paths: dict[str, str], *, rootless: bool = False
+) -> None:
     """/proc, /dev (+pts, shm, mqueue), /sys and /sys/fs/cgroup, as Docker mounts them."""
     proc = secure_join(root, "/proc")
     _mkdir(proc)
@@ -132,6 +148,10 @@ def mount_kernel_filesystems(root: str, cgroup_version: int, cgroup_paths: dict[
     _mkdir(dev)
     linux.mount("tmpfs", dev, "tmpfs", MS_NOSUID, "mode=755,size=65536k")
     for name, major, minor in DEVICES:
+        if rootless:  # no mknod in a user namespace: the host's nodes, bind-mounted
+            _touch(f"{dev}/{name}")
+            linux.mount(f"/dev/{name}", f"{dev}/{name}", None, MS_BIND)
+            continue
         os.mknod(f"{dev}/{name}", 0o666 | stat.S_IFCHR, os.makedev(major, minor))
         os.chmod(f"{dev}/{name}", 0o666)  # noqa: S103 - the modes Docker gives these nodes
     for name, target in DEV_LINKS:
@@ -142,7 +162,8 @@ def mount_kernel_filesystems(root: str, cgroup_version: int, cgroup_paths: dict[
         f"{dev}/pts",
         "devpts",
         MS_NOSUID | MS_NOEXEC,
-        "newinstance,ptmxmode=0666,mode=0620,gid=5",
+        # gid 5 (tty) does not exist in a single-id user namespace
+        "newinstance,ptmxmode=0666,mode=0620" + ("" if rootless else ",gid=5"),
     )
     _mkdir(f"{dev}/shm", 0o1777)
     linux.mount(
@@ -195,7 +216,8 @@ def bind_volume(root: str, source: str, target: str, readonly: bool) -> None:
         _touch(path)
     linux.mount(source, path, None, MS_BIND | MS_REC)
     if readonly:
-        linux.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+        flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | _locked(path)
+        linux.mount(None, path, None, flags)
 
 
 def mount_tmpfs(root: str, target: str, options: str) -> None:
@@ -243,8 +265,9 @@ def mask_paths() -> None:
             continue
         with contextlib.suppress(OSError):
             linux.mount(path, path, None, MS_BIND | MS_REC)
-            linux.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+            flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | _locked(path)
+            linux.mount(None, path, None, flags)
 
 
 def read_only_root() -> None:
-    linux.mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+    linux.mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | _locked("/"))

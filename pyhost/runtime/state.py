@@ -216,11 +216,28 @@ def new_id() -> str:
 
 def remove_files(st: ContainerState) -> None:
     """The record, its logs and the container's writable layer."""
+    if st.bundle:
+        remove_tree(st.bundle)
+    remove_tree(str(st.dir))
+
+
+def remove_tree(path: str) -> None:
+    """rmtree that also empties directories without permissions (overlayfs leaves a mode-0
+    ``work/work`` behind, and a rootless caller cannot enter it until it chmods it)."""
     import shutil
 
-    if st.bundle:
-        shutil.rmtree(st.bundle, ignore_errors=True)
-    shutil.rmtree(st.dir, ignore_errors=True)
+    def unlock(function: object, name: str, _exc: object) -> None:
+        parent = os.path.dirname(name)
+        with contextlib.suppress(OSError):
+            os.chmod(parent, 0o700)
+            os.chmod(name, 0o700)
+        with contextlib.suppress(OSError):
+            if os.path.isdir(name) and not os.path.islink(name):
+                shutil.rmtree(name, ignore_errors=True)
+            else:
+                os.unlink(name)
+
+    shutil.rmtree(path, onerror=unlock)
 
 
 def wait_exited(st: ContainerState, timeout: float) -> ContainerState:

@@ -608,3 +608,96 @@ def test_inspect_reports_a_pyhost_container(env: dict[str, str], rootfs: Path) -
     assert pyhost(env, "rm", "-f", "seen").returncode == 0
     after = pyhost(env, "inspect", "seen")
     assert after.returncode == 2
+
+
+NOBODY = 65534
+
+
+def as_nobody(base: Path, *args: str, **kw: Any) -> Any:
+    """pyhost run as an unprivileged user: the system python3 with this checkout on its path
+    (the venv's interpreter may sit in a home directory that user cannot enter)."""
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(base),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYHOST_STATE_ROOT": str(base / "state"),
+        "PYHOST_DATA_ROOT": str(base / "data"),
+    }
+    return subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={NOBODY}",
+            f"--regid={NOBODY}",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-m",
+            "pyhost",
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=base,
+        **kw,
+    )
+
+
+@pytest.fixture
+def nobody_home(rootfs: Path) -> Iterator[Path]:
+    import shutil
+    import tempfile
+
+    if not Path("/usr/bin/python3").exists() or not shutil.which("setpriv"):
+        pytest.skip("needs /usr/bin/python3 and setpriv (util-linux)")
+    base = Path(tempfile.mkdtemp(prefix="pyhost-rootless-"))
+    try:
+        os.chmod(base, 0o755)
+        subprocess.run(["cp", "-a", str(rootfs), str(base / "rootfs")], check=True)
+        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(base)], check=True)
+        yield base
+    finally:
+        as_nobody(base, "prune")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_rootless_run_in_a_user_namespace(nobody_home: Path) -> None:
+    rootfs = str(nobody_home / "rootfs")
+    result = as_nobody(
+        nobody_home,
+        "run",
+        "--rm",
+        rootfs,
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; grep -E '^Cap(Eff|Bnd)' /proc/self/status;"
+        " echo made > /made; ls /dev | tr '\\n' ' '",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "0"  # root inside ...
+    assert lines[1].split() == ["0", str(NOBODY), "1"]  # ... the caller outside
+    assert f"CapEff:\t{DOCKER_DEFAULT_CAPS}" in lines
+    assert {"null", "zero", "tty", "pts", "shm"} <= set(lines[-1].split())
+    kept = as_nobody(nobody_home, "run", "--name", "kept", rootfs, "sh", "-c", "echo hi > /f")
+    assert kept.returncode == 0, kept.stderr
+    upper = next((nobody_home / "data" / "containers").iterdir()) / "upper" / "f"
+    assert upper.stat().st_uid == NOBODY  # files it writes belong to the caller
+    assert as_nobody(nobody_home, "rm", "kept").returncode == 0
+    assert not list((nobody_home / "data" / "containers").iterdir())
+    assert as_nobody(nobody_home, "run", "--rm", rootfs, "sh", "-c", "exit 9").returncode == 9
+
+
+def test_rootless_refuses_what_needs_root(nobody_home: Path) -> None:
+    rootfs = str(nobody_home / "rootfs")
+    for flags, message in (
+        (["--memory", "64m"], "resource limits need root"),
+        (["--network", "bridge"], "--network bridge and -p need root"),
+        (["-u", "app"], "a rootless container maps only your own uid"),
+    ):
+        result = as_nobody(nobody_home, "run", "--rm", *flags, rootfs, "true")
+        assert result.returncode in (2, 125), result.stderr
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

@@ -122,3 +122,23 @@ def test_users_resolve_names_numbers_and_groups(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="unable to find user bob") as err:
         users.resolve("bob", str(passwd), str(group))
     assert err.value.exit_status == ExitStatus.RUN_FAILED
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "setting"),
+    [
+        ("kernel/unprivileged_userns_clone", "0", "kernel.unprivileged_userns_clone=1"),
+        ("user/max_user_namespaces", "0", "user.max_user_namespaces=15000"),
+        ("kernel/apparmor_restrict_unprivileged_userns", "1", "apparmor_restrict_unprivileged"),
+    ],
+)
+def test_rootless_names_the_setting_that_forbids_it(
+    tmp_path: Path, path: str, value: str, setting: str
+) -> None:
+    from pyhost.runtime.containers import userns_problem
+
+    assert userns_problem(str(tmp_path)) is None
+    (tmp_path / path).parent.mkdir(parents=True)
+    (tmp_path / path).write_text(value + "\n")
+    problem = userns_problem(str(tmp_path))
+    assert problem is not None and setting in problem
