@@ -367,8 +367,10 @@ def _start(
         st.save()
         if bridge is not None:
             bridge.prepare()
+        launch.block_forwarded()
         started = launch.spawn(plan, bridge)
     except BaseException:
+        launch.unblock_forwarded()
         _release(st, exit_code=None, discard=True)
         raise
     st.pid = started.pid

@@ -235,6 +235,7 @@ def _child(plan: Plan, err_w: int, up_w: int, go_r: int, hooks: Hooks | None) ->
     try:
         for sig in (*FORWARDED, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])  # the supervisor blocks some
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         _setup(plan, up_w, go_r, hooks)
         enter_and_exec(plan, err_w)
@@ -535,6 +536,16 @@ def _run_init(plan: Plan, path: str, err_w: int) -> None:
             os._exit(exit_code(status))
 
 
+def block_forwarded() -> None:
+    """Hold the signals to forward while the container starts: a SIGTERM that arrives before
+    the supervisor can forward it is delivered (forwarded) as soon as it can."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+
+
+def unblock_forwarded() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
+
+
 @contextlib.contextmanager
 def forwarding(pid: int) -> Iterator[None]:
     """While inside: the supervisor's signals go to the container's PID 1."""
@@ -556,6 +567,7 @@ def watch(
 ) -> int:
     """Forward signals (and a terminal) to the container; return its exit code."""
     with forwarding(pid):
+        unblock_forwarded()
         if master is not None:
             relay(master, interactive)
         _, status = os.waitpid(waiter or pid, 0)

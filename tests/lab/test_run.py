@@ -701,3 +701,39 @@ def test_rootless_refuses_what_needs_root(nobody_home: Path) -> None:
         assert result.returncode in (2, 125), result.stderr
         assert message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_signals_to_pyhost_reach_the_container(env: dict[str, str], rootfs: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            *PYHOST,
+            "run",
+            "--rm",
+            "--name",
+            "trapper",
+            "--network",
+            "none",
+            str(rootfs),
+            "sh",
+            "-c",
+            'trap "echo caught; exit 3" TERM; echo armed; while :; do sleep 0.1; done',
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "armed\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 3
+    assert proc.stdout.read() == "caught\n"
+
+
+def test_port_held_by_another_program_is_refused(env: dict[str, str], rootfs: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = pyhost(env, "run", "--rm", "-p", f"127.0.0.1:{port}:80", str(rootfs), "true")
+    assert result.returncode == 2
+    assert f"port 127.0.0.1:{port}/tcp is already in use" in result.stderr
