@@ -12,7 +12,7 @@ fi
 # 1. System packages the lab needs (only what is missing; apt-get update only then).
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=()
-  for pkg in docker.io debootstrap apt-utils gnupg openssh-client python3-venv iptables user-mode-linux busybox-static; do
+  for pkg in docker.io debootstrap apt-utils gnupg openssh-client python3-venv iptables user-mode-linux busybox-static uidmap; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then

@@ -268,7 +268,7 @@ def _plan(
     if not use_overlay:
         _materialize(image, merged)
     st.rootfs = str(merged)
-    return launch.Plan(
+    plan = launch.Plan(
         hostname=st.hostname,
         argv=st.command,
         env=st.env,
@@ -289,6 +289,11 @@ def _plan(
         mounts=spec.mounts,
         files=files,
     )
+    if plan.rootless:
+        from pyhost.runtime.users import subordinate_ranges
+
+        plan.id_ranges = subordinate_ranges(os.getuid())
+    return plan
 
 
 def _materialize(image: ImageInfo, dest: Path) -> None:

@@ -90,8 +90,10 @@ class Plan:
         # a socket to hand the supervisor the master side of a pty opened inside the
         # container's own devpts (so /dev/pts/N exists there, as with Docker's -t)
         self.console: int | None = None
-        # rootless: a user namespace mapping root inside to the caller's uid and gid
+        # rootless: a user namespace mapping root inside to the caller's uid and gid, and
+        # uids/gids 1.. to the caller's subordinate ranges when newuidmap can map them
         self.rootless = os.geteuid() != 0
+        self.id_ranges: tuple[tuple[int, int], tuple[int, int]] | None = None
 
 
 class Hooks:
@@ -178,21 +180,31 @@ def _spawn_rootless(
     """An intermediate child makes the user namespace (root inside = the caller outside)
     and a PID namespace, forks the container's PID 1, reports its pid and relays its end."""
     pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+    ns_r, ns_w = os.pipe2(os.O_CLOEXEC)  # middle -> supervisor: user namespace made
+    map_r, map_w = os.pipe2(os.O_CLOEXEC)  # supervisor -> middle: ranges mapped
     uid, gid = os.getuid(), os.getgid()
     middle = os.fork()
     if middle == 0:  # pragma: no cover - the intermediate; ends in _exit
-        for fd in (err_r, up_r, go_w, pid_r):
+        for fd in (err_r, up_r, go_w, pid_r, ns_r, map_w):
             os.close(fd)
         try:
             linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
             linux.unshare(linux.CLONE_NEWUSER)
-            for name, text in (
-                ("setgroups", "deny"),
-                ("uid_map", f"0 {uid} 1"),
-                ("gid_map", f"0 {gid} 1"),
-            ):
-                with open(f"/proc/self/{name}", "w") as f:
-                    f.write(text)
+            if plan.id_ranges is None:
+                for name, text in (
+                    ("setgroups", "deny"),
+                    ("uid_map", f"0 {uid} 1"),
+                    ("gid_map", f"0 {gid} 1"),
+                ):
+                    with open(f"/proc/self/{name}", "w") as f:
+                        f.write(text)
+            else:
+                os.write(ns_w, b"u")
+                if os.read(map_r, 1) != b"g":
+                    raise RunError("newuidmap/newgidmap could not map the subordinate ids")
+            os.close(ns_w)
+            os.close(map_r)
+            linux.setuid_root()
             linux.unshare(linux.CLONE_NEWPID)
             child = os.fork()
             if child == 0:
@@ -212,10 +224,44 @@ def _spawn_rootless(
         except BaseException as e:
             _fail(err_w, 125, f"cannot create a user namespace: {e}")
         os._exit(125)
-    os.close(pid_w)
+    for fd in (pid_w, ns_w, map_r):
+        os.close(fd)
+    try:
+        if plan.id_ranges is not None and os.read(ns_r, 1) == b"u":
+            _map_ranges(middle, uid, gid, plan.id_ranges)
+            os.write(map_w, b"g")
+    except (OSError, RunError):
+        os.close(map_w)  # the middle reads EOF and reports
+        map_w = -1
+    finally:
+        os.close(ns_r)
+        if map_w >= 0:
+            os.close(map_w)
     raw = read_all(pid_r)
     os.close(pid_r)
     return Started(int(raw) if raw else middle, middle)
+
+
+def _map_ranges(
+    pid: int, uid: int, gid: int, ranges: tuple[tuple[int, int], tuple[int, int]]
+) -> None:
+    """root -> the caller, 1..count -> the caller's subordinate ids (setuid helpers)."""
+    import subprocess
+
+    (ustart, ucount), (gstart, gcount) = ranges
+    for tool, own, start, count in (
+        ("newuidmap", uid, ustart, ucount),
+        ("newgidmap", gid, gstart, gcount),
+    ):
+        result = subprocess.run(
+            [tool, str(pid), "0", str(own), "1", "1", str(start), str(count)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RunError(f"{tool} failed: {result.stderr.strip()}")
 
 
 def read_all(fd: int) -> bytes:
@@ -254,7 +300,7 @@ def enter_and_exec(plan: Plan, err_w: int) -> None:
         _stdio(plan)
         _close_other_fds(err_w)
         identity = users.resolve(plan.user)
-        if plan.rootless and (identity.uid or identity.gid):
+        if plan.rootless and plan.id_ranges is None and (identity.uid or identity.gid):
             raise RunError(
                 f"user {plan.user!r} is not root: a rootless container maps only your own "
                 "uid (to root inside)",
@@ -482,7 +528,7 @@ def _drop_privileges(plan: Plan, identity: users.Identity) -> None:
     if plan.seccomp and seccomp_filter.supported():
         # installed while CAP_SYS_ADMIN is still held, so no_new_privs is not required
         linux.seccomp_filter(seccomp_filter.program(plan.caps))
-    if not plan.rootless:  # setgroups is denied in a single-id user namespace
+    if not plan.rootless or plan.id_ranges:  # denied in a single-id user namespace
         os.setgroups(list(identity.groups))
     os.setgid(identity.gid)
     os.setuid(identity.uid)  # a non-root uid loses every capability here, as in Docker

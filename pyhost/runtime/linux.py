@@ -162,3 +162,9 @@ def seccomp_filter(program: list[tuple[int, int, int, int]]) -> None:
         _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0),
         "seccomp",
     )
+
+
+def setuid_root() -> None:
+    """After the user namespace is mapped: become its root (uid and gid 0) for what follows."""
+    os.setgid(0)
+    os.setuid(0)

@@ -50,3 +50,32 @@ def resolve(
             raise RunError(f"unable to find group {grp}: no matching entries in group file")
     extra = sorted({int(e[2]) for e in groups if name and name in e[3].split(",")} - {gid})
     return Identity(uid, gid, (gid, *extra), home or "/")
+
+
+def subordinate_ranges(
+    uid: int, subuid: str = "/etc/subuid", subgid: str = "/etc/subgid"
+) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The caller's first subordinate uid and gid ranges, when newuidmap/newgidmap exist."""
+    import pwd
+    import shutil
+
+    if not (shutil.which("newuidmap") and shutil.which("newgidmap")):
+        return None
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = str(uid)
+    found = []
+    for path in (subuid, subgid):
+        entry = next(
+            (
+                e
+                for e in _entries(path)
+                if len(e) >= 3 and e[0] in (name, str(uid)) and e[1].isdigit() and e[2].isdigit()
+            ),
+            None,
+        )
+        if entry is None:
+            return None
+        found.append((int(entry[1]), int(entry[2])))
+    return found[0], found[1]

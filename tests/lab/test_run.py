@@ -737,3 +737,38 @@ def test_port_held_by_another_program_is_refused(env: dict[str, str], rootfs: Pa
         result = pyhost(env, "run", "--rm", "-p", f"127.0.0.1:{port}:80", str(rootfs), "true")
     assert result.returncode == 2
     assert f"port 127.0.0.1:{port}/tcp is already in use" in result.stderr
+
+
+@pytest.fixture
+def subordinate_ids() -> Iterator[None]:
+    """Give the unprivileged user a subordinate id range for the test, then take it back."""
+    import shutil
+
+    if not (shutil.which("newuidmap") and shutil.which("newgidmap")):
+        pytest.skip("newuidmap/newgidmap missing (apt-get install uidmap)")
+    saved = {}
+    for path in (Path("/etc/subuid"), Path("/etc/subgid")):
+        saved[path] = path.read_text() if path.exists() else None
+        path.write_text((saved[path] or "") + "nobody:100000:65536\n")
+    try:
+        yield
+    finally:
+        for path, text in saved.items():
+            if text is None:
+                path.unlink()
+            else:
+                path.write_text(text)
+
+
+def test_rootless_with_subordinate_ranges(nobody_home: Path, subordinate_ids: None) -> None:
+    rootfs = str(nobody_home / "rootfs")
+    result = as_nobody(
+        nobody_home, "run", "--rm", "-u", "app", rootfs, "sh", "-c", "id; cat /proc/self/uid_map"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "uid=1000(app) gid=1000(app) groups=1000(app),2000(extra)"
+    assert [line.split() for line in lines[1:]] == [
+        ["0", str(NOBODY), "1"],
+        ["1", "100000", "65536"],
+    ]
