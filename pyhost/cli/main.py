@@ -8,11 +8,31 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from pyhost import __version__
-from pyhost.cli import cmd_audit, cmd_inspect, cmd_provision, cmd_ps, cmd_run
+from pyhost.cli import (
+    cmd_audit,
+    cmd_images,
+    cmd_inspect,
+    cmd_load,
+    cmd_provision,
+    cmd_ps,
+    cmd_pull,
+    cmd_rmi,
+    cmd_run,
+)
 from pyhost.cli.common import HelpFormatter
 from pyhost.errors import ExitStatus, PyhostError
 
-SUBCOMMANDS = (cmd_provision, cmd_inspect, cmd_ps, cmd_run, cmd_audit)
+SUBCOMMANDS = (
+    cmd_provision,
+    cmd_inspect,
+    cmd_ps,
+    cmd_run,
+    cmd_images,
+    cmd_load,
+    cmd_pull,
+    cmd_rmi,
+    cmd_audit,
+)
 
 DESCRIPTION = """\
 Install, inspect, run and audit Docker CE hosts.

@@ -205,7 +205,8 @@ class Extractor:
             fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
         except OSError as e:
             if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                what = "a symlink" if e.errno == errno.ELOOP else "not a directory"
+                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+                what = "a symlink" if stat.S_ISLNK(st.st_mode) else "not a directory"
                 raise _Refused(f"goes through {'/'.join(comps)!r}, which is {what}") from None
             raise
         self._fds[comps] = fd

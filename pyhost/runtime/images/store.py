@@ -30,6 +30,7 @@ from typing import Any
 from pyhost.runtime.images.errors import ImageError, ImageInUse, ImageNotFound, short_digest
 from pyhost.runtime.images.extract import (
     OVERLAY,
+    TARFORM,
     Extractor,
     LayerStats,
     Limits,
@@ -123,7 +124,17 @@ def _hex(digest: str) -> str:
 class ImageStore:
     """Images under ``root``; see the module docstring for the layout."""
 
-    def __init__(self, root: Path, *, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        limits: Limits | None = None,
+        whiteout_form: str | None = None,
+    ) -> None:
+        """``limits`` caps each layer; ``whiteout_form`` forces "overlay" or "tar" (default:
+        overlay where this process can write it, i.e. real root)."""
+        if whiteout_form not in (None, OVERLAY, TARFORM):
+            raise ValueError(f"whiteout_form must be {OVERLAY!r} or {TARFORM!r}")
         self.root = Path(root)
         self.limits = limits or Limits()
         self.layers_dir = self.root / "layers" / "sha256"
@@ -131,7 +142,7 @@ class ImageStore:
         self.images_dir = self.root / "images" / "sha256"
         self.names_file = self.root / "images" / "names.json"
         self.lock_file = self.root / "images" / "names.lock"
-        self._overlay: bool | None = None
+        self._overlay: bool | None = None if whiteout_form is None else whiteout_form == OVERLAY
 
     # -- layout -----------------------------------------------------------------------------
 
