@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from pyhost.cli.common import HelpFormatter
@@ -46,6 +45,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def execute(args: argparse.Namespace) -> ExitStatus:
+    from pathlib import Path
+
     source = Path(args.input)
     if not source.exists():
         raise UsageError(f"{args.input}: no such file or directory")

@@ -526,3 +526,70 @@ def test_pull_with_token_auth(root: Path, busybox: Any, token_registry: Any) -> 
     assert len(asked) == 1, "the token is fetched once and reused for every blob"
     assert asked[0]["scope"] == ["repository:lab/busybox:pull"]
     assert asked[0]["service"] == ["pyhost-test-registry"]
+
+
+# -- redirects ---------------------------------------------------------------------------------
+
+
+class _Recorder:
+    """A loopback HTTP server that redirects /same and /away, and records what reaches it."""
+
+    def __init__(self, host: str, target: str | None = None) -> None:
+        import http.server
+        import threading
+
+        self.seen: list[tuple[str, str | None]] = []
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                recorder.seen.append((self.path, self.headers.get("Authorization")))
+                if self.path == "/same":
+                    self.send_response(307)
+                    self.send_header("Location", "/landed")
+                elif self.path == "/away" and target is not None:
+                    self.send_response(307)
+                    self.send_header("Location", f"{target}/landed")
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.url = f"http://{host}:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+def test_authorization_never_follows_a_redirect_to_another_host() -> None:
+    from pyhost.runtime.images.refs import parse_reference
+    from pyhost.runtime.images.registry import RegistryClient
+
+    other = _Recorder("127.0.0.2")
+    try:
+        first = _Recorder("127.0.0.1", target=other.url)
+        try:
+            client = RegistryClient(parse_reference("127.0.0.1:1/x"), timeout=10)
+            client.token = "secret-token"
+            with client._open(first.url + "/same", None, "same host"):
+                pass
+            with client._open(first.url + "/away", None, "other host"):
+                pass
+        finally:
+            first.stop()
+        assert first.seen == [
+            ("/same", "Bearer secret-token"),
+            ("/landed", "Bearer secret-token"),  # the same host keeps it
+            ("/away", "Bearer secret-token"),
+        ]
+        assert other.seen == [("/landed", None)]  # another host never sees it
+    finally:
+        other.stop()

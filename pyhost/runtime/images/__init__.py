@@ -11,7 +11,7 @@ from pyhost.runtime.images.errors import (
     ImageNotFound,
     RegistryError,
 )
-from pyhost.runtime.images.extract import Limits
+from pyhost.runtime.images.layout import Limits
 from pyhost.runtime.images.rootfs import materialize_rootfs
 from pyhost.runtime.images.store import (
     Image,

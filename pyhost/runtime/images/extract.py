@@ -13,7 +13,8 @@ is checked and written here, with these rules:
   resolving it inside the root (a layer that writes through its own symlink is refused);
 - symlink targets are stored verbatim and never followed;
 - hardlinks only to regular files this layer already extracted;
-- no device nodes (the overlay whiteout form, a 0/0 character device, is a whiteout);
+- no device nodes: refused, except under ``dev/``, where they are skipped (the runtime
+  mounts its own /dev) and the overlay whiteout form (a 0/0 character device);
 - setuid/setgid bits and ownership kept only as root; ``security.*``, ``trusted.*`` and
   ``system.*`` xattrs dropped (only ``user.*`` is applied);
 - caps on the uncompressed size and the number of entries (decompression bombs).
@@ -35,29 +36,18 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from pyhost.runtime.images.errors import ImageError
+from pyhost.runtime.images.layout import (
+    OPAQUE_MARKER,
+    OPAQUE_XATTR,
+    OVERLAY,
+    TARFORM,
+    WHITEOUT_PREFIX,
+    Limits,
+)
 from pyhost.runtime.images.streams import Readable, as_file
-
-WHITEOUT_PREFIX = ".wh."
-OPAQUE_MARKER = ".wh..wh..opq"
-OPAQUE_XATTR = "trusted.overlay.opaque"
-OVERLAY = "overlay"  # whiteouts as overlayfs reads them
-TARFORM = "tar"  # whiteouts as the marker files of the tar format
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FD_CACHE = 32
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Caps per layer: bytes of file content after decompression, and entries."""
-
-    max_bytes: int = 64 * 1024**3
-    max_entries: int = 1_000_000
-
-    @property
-    def max_stream_bytes(self) -> int:
-        """The decompressed tar stream may exceed the content by headers and padding only."""
-        return self.max_bytes + 1536 * self.max_entries + (1 << 20)
 
 
 @dataclass
@@ -68,6 +58,7 @@ class LayerStats:
     size: int = 0
     whiteouts: int = 0
     whiteout_form: str = TARFORM
+    skipped_devices: int = 0
 
 
 @dataclass
@@ -177,6 +168,11 @@ class Extractor:
                         f"layer {self.label}: member {member.name!r}: "
                         f"{e.strerror or e}; refusing this image"
                     ) from e
+                except (OverflowError, ValueError) as e:  # absurd times, ids, names
+                    raise ImageError(
+                        f"layer {self.label}: member {member.name!r} has a value out of "
+                        f"range ({e}); refusing this image"
+                    ) from e
             self._finish_dirs()
         finally:
             self._close_fds()
@@ -245,6 +241,12 @@ class Extractor:
             self._whiteout(parent_comps, name)  # a layer that carries the overlay form
             return
         if m.ischr() or m.isblk():
+            if comps[0] == "dev" and len(comps) > 1:
+                # rootfs images (docker import of a debootstrap tree) carry /dev/null and
+                # friends; the runtime mounts its own /dev over them, so they are skipped,
+                # never made: no device node from an image ever lands on this host
+                self.stats.skipped_devices += 1
+                return
             raise _Refused("is a device node")
         parent = self._dir(parent_comps, create=True)
         if m.isdir():

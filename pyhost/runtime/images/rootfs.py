@@ -15,7 +15,7 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from pyhost.runtime.images.extract import OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX
+from pyhost.runtime.images.layout import OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 

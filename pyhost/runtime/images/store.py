@@ -16,29 +16,23 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyhost.runtime.images.errors import ImageError, ImageInUse, ImageNotFound, short_digest
-from pyhost.runtime.images.extract import (
-    OVERLAY,
-    TARFORM,
-    Extractor,
-    LayerStats,
-    Limits,
-    probe_overlay_whiteouts,
-)
+from pyhost.runtime.images.layout import OVERLAY, TARFORM, Limits
 from pyhost.runtime.images.refs import DIGEST, name_from_file, normalize_name, parse_reference
-from pyhost.runtime.images.sources import ImageSource, LayerSource, open_sources
-from pyhost.runtime.images.streams import Digesting, StreamTooLarge, decompressed
+
+if TYPE_CHECKING:
+    from pyhost.runtime.images.extract import LayerStats
+    from pyhost.runtime.images.sources import ImageSource, LayerSource
+    from pyhost.runtime.images.streams import Digesting
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _HEX = re.compile(r"[0-9a-f]{64}")
@@ -163,6 +157,8 @@ class ImageStore:
                 _remove_tree(self.tmp_dir / entry)
 
     def _overlay_whiteouts(self) -> bool:
+        from pyhost.runtime.images.extract import probe_overlay_whiteouts
+
         if self._overlay is None:
             self._overlay = probe_overlay_whiteouts(str(self.tmp_dir))
         return self._overlay
@@ -213,6 +209,10 @@ class ImageStore:
 
     def _unpack(self, source: LayerSource, expected: str | None) -> str:
         """Unpack one layer unless it is there already; return its diff_id."""
+        import tempfile
+
+        from pyhost.runtime.images.streams import Digesting
+
         if expected is not None and self.has_layer(expected):
             return expected
         label = short_digest(expected) if expected else source.label
@@ -240,11 +240,14 @@ class ImageStore:
                 "entries": stats.entries,
                 "whiteouts": stats.whiteouts,
                 "whiteout_form": stats.whiteout_form,
+                "skipped_devices": stats.skipped_devices,
                 "unpacked": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             _write_atomic(tmp / "meta.json", json.dumps(meta, indent=1).encode())
             os.chmod(tmp, 0o755)  # noqa: S103 (layers are world-readable, as Docker's)
             final = self.layer_dir(diff_id)
+            if final.exists() and not self.has_layer(diff_id):
+                self._drop_layer(diff_id)  # no metadata: not ours, or damaged by hand
             if not final.exists():
                 try:
                     os.rename(tmp, final)
@@ -257,6 +260,9 @@ class ImageStore:
                 _remove_tree(tmp)
 
     def _extract(self, blob: Digesting, diff: Path, label: str) -> tuple[LayerStats, str]:
+        from pyhost.runtime.images.extract import Extractor
+        from pyhost.runtime.images.streams import Digesting, StreamTooLarge, decompressed
+
         try:
             stream = decompressed(blob)
         except OSError as e:
@@ -294,6 +300,8 @@ class ImageStore:
 
     def add(self, source: ImageSource, *, extra_names: list[str] | None = None) -> Image:
         """Verify and store one image (layers first, then config and names)."""
+        import hashlib
+
         names = [*source.names, *(extra_names or [])]
         if source.config is None:
             diff_ids = [self._unpack(layer, None) for layer in source.layers]
@@ -331,20 +339,29 @@ class ImageStore:
         """Load a docker save tar, an OCI layout (directory or tar), a rootfs tarball or a
         rootfs directory. ``tag`` names a rootfs (default: from the file name) or adds a name
         to the one image of an archive."""
-        self._prepare()
+        import tempfile
+
+        from pyhost.runtime.images.sources import open_sources
+
         source = Path(source)
         extra = [normalize_name(tag)] if tag else []
-        with contextlib.ExitStack() as stack:
+        with _os_errors(f"loading {source}"), contextlib.ExitStack() as stack:
+            self._prepare()
             scratch = Path(tempfile.mkdtemp(prefix=f"load-{os.getpid()}-", dir=self.tmp_dir))
             stack.callback(_remove_tree, scratch)
             rootfs_name = extra[0] if extra else None
-            if rootfs_name is None and not source.is_dir():
-                rootfs_name = name_from_file(source.name)
-            elif rootfs_name is None:
-                rootfs_name = name_from_file(source.resolve().name or "rootfs")
+            if rootfs_name is None:
+                with contextlib.suppress(ImageError):
+                    rootfs_name = name_from_file(
+                        (source.resolve() if source.is_dir() else source).name
+                    )
             kind, sources = open_sources(source, scratch, stack, rootfs_name=rootfs_name)
             if kind == "rootfs":
                 extra = []
+                if rootfs_name is None:
+                    raise ImageError(
+                        f"cannot make an image name from {source.name!r}", hint="give --tag NAME"
+                    )
             elif extra and len(sources) != 1:
                 raise ImageError(
                     f"--tag names one image, and {source} holds {len(sources)}",
@@ -386,8 +403,9 @@ class ImageStore:
 
     def images(self) -> list[Image]:
         """Every image, newest first."""
-        names = self._read_names()
-        found = [self._image(i, names) for i in self._ids()]
+        with _os_errors(f"reading the image store {self.root}"):
+            names = self._read_names()
+            found = [self._image(i, names) for i in self._ids()]
         return sorted(found, key=lambda img: (img.created, img.id), reverse=True)
 
     def resolve(self, ref: str) -> Image:
@@ -431,7 +449,7 @@ class ImageStore:
         Layers another image uses stay. ``in_use(image_id)`` vetoes deleting an image.
         Returns Docker's lines: ``Untagged: NAME``, ``Deleted: sha256:...``."""
         removed: list[str] = []
-        with self._locked():
+        with _os_errors(f"removing {ref}"), self._locked():
             names = self._read_names()
             try:
                 name: str | None = normalize_name(ref)
@@ -480,6 +498,8 @@ class ImageStore:
 
     def _drop_layer(self, diff_id: str) -> None:
         """Move the layer out of its name first (atomic), then delete the tree."""
+        import tempfile
+
         self.tmp_dir.mkdir(exist_ok=True, mode=0o700)
         graveyard = Path(tempfile.mkdtemp(prefix=f"rm-{os.getpid()}-", dir=self.tmp_dir))
         try:
@@ -498,18 +518,29 @@ class ImageStore:
         """Pull ``ref`` from its registry (Registry HTTP API v2) into the store."""
         from pyhost.runtime.images.registry import pull_source
 
-        self._prepare()
         parsed = parse_reference(ref)
-        source = pull_source(
-            parsed,
-            platform=platform,
-            insecure=insecure,
-            timeout=timeout,
-        )
-        return self.add(source)
+        with _os_errors(f"pulling {ref}"):
+            self._prepare()
+            source = pull_source(parsed, platform=platform, insecure=insecure, timeout=timeout)
+            return self.add(source)
 
 
 _ADD_HINT = "pyhost images lists them; pyhost load or pyhost pull adds one"
+
+
+@contextlib.contextmanager
+def _os_errors(what: str) -> Iterator[None]:
+    """An OSError the checks above did not expect (permissions, a full disk) as one line."""
+    try:
+        yield
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        raise ImageError(
+            f"{what}: {e.strerror or e}{where}",
+            hint="set PYHOST_DATA_ROOT to a writable directory"
+            if isinstance(e, PermissionError)
+            else None,
+        ) from e
 
 
 def _tag_of(repo: str, names: dict[str, str]) -> str:
