@@ -593,3 +593,124 @@ def test_authorization_never_follows_a_redirect_to_another_host() -> None:
         assert other.seen == [("/landed", None)]  # another host never sees it
     finally:
         other.stop()
+
+
+# -- as a normal user, in parallel, killed -----------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")
+def test_a_normal_user_store_keeps_the_tar_form(
+    busybox_tar: Path, docker_tree: dict[str, Any]
+) -> None:
+    """As nobody: no overlay whiteouts can be made; the marker files flatten to Docker's tree."""
+    if not SYSTEM_PYTHON.exists() or shutil.which("setpriv") is None:
+        pytest.skip("needs /usr/bin/python3 and setpriv")
+    if any(
+        not os.access(p, os.R_OK | os.X_OK) or p.stat().st_mode & 0o005 != 0o005
+        for p in [REPO, *REPO.parents]
+        if p != Path("/")
+    ):
+        pytest.skip("the checkout is not readable by other users")
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="pyhost-nobody-"))  # pytest's own tmp is root-only
+    try:
+        _as_nobody(base, busybox_tar, docker_tree)
+    finally:
+        shutil.rmtree(base)
+
+
+def _as_nobody(base: Path, busybox_tar: Path, docker_tree: dict[str, Any]) -> None:
+    os.chmod(base, 0o755)
+    work = base / "nobody"
+    work.mkdir()
+    archive = work / "busybox.tar"
+    shutil.copy2(busybox_tar, archive)
+    os.chmod(archive, 0o644)
+    shutil.chown(work, 65534, 65534)
+    script = (
+        "import sys, json\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "from pathlib import Path\n"
+        "from pyhost.runtime.images import ImageStore, materialize_rootfs\n"
+        f"work = Path({str(work)!r})\n"
+        "image = ImageStore(work / 'store').load(work / 'busybox.tar')[0]\n"
+        "materialize_rootfs(image.layers, work / 'flat')\n"
+        "layers = [str(p) for p in image.layers]\n"
+        "print(json.dumps({'forms': image.whiteout_forms, 'layers': layers}))\n"
+    )
+    res = run(
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        str(SYSTEM_PYTHON),
+        "-I",
+        "-c",
+        script,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(work), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert res.returncode == 0, res.stderr
+    result = json.loads(res.stdout)
+    assert result["forms"] == ["tar", "tar", "tar"]
+    top = Path(result["layers"][2])
+    assert (top / "etc" / ".wh.gone").is_file()
+    assert (top / "etc" / "opq" / ".wh..wh..opq").is_file()
+    assert tree(work / "flat") == docker_tree
+    assert (work / "flat" / "bin" / "busybox").stat().st_uid == 65534
+
+
+def test_parallel_loads_share_one_copy(busybox_tar: Path, root: Path, busybox: Any) -> None:
+    env = {**os.environ, "PYHOST_DATA_ROOT": str(root)}
+    argv = [sys.executable, "-m", "pyhost", "load", "-i", str(busybox_tar)]
+    procs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert out.strip() == f"Loaded image: {TAG}"
+    layers = sorted(p.name for p in (root / "layers" / "sha256").iterdir())
+    assert layers == sorted(d.split(":")[1] for d in busybox.attrs["RootFS"]["Layers"])
+    assert list((root / "layers" / "tmp").iterdir()) == []
+    assert [i.id for i in ImageStore(root).images()] == [busybox.id]
+
+
+def test_a_killed_load_leaves_no_half_layer(tmp_path: Path, root: Path) -> None:
+    """SIGKILL in the middle of unpacking: layers are complete or absent; the next load
+    cleans up and finishes."""
+    import signal
+
+    from labkit.imagekit import directory, write_oci_layout
+
+    files = [directory("d")] + [reg(f"d/f{i}", bytes([i % 251]) * 65536) for i in range(3000)]
+    layout = tmp_path / "big"
+    write_oci_layout(layout, [layer(reg("small", b"s")), layer(*files)], name="big/one:1")
+    env = {**os.environ, "PYHOST_DATA_ROOT": str(root)}
+    argv = [sys.executable, "-m", "pyhost", "load", "-i", str(layout)]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    tmp = root / "layers" / "tmp"
+    while time.monotonic() < deadline:  # wait until the big layer is being unpacked
+        if tmp.is_dir() and any(
+            (p / "diff" / "d").is_dir() and len(os.listdir(p / "diff" / "d")) > 200
+            for p in tmp.iterdir()
+            if p.name.startswith("layer-")
+        ):
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    for layer_dir in (root / "layers" / "sha256").iterdir():
+        meta = json.loads((layer_dir / "meta.json").read_text())  # complete, or not there
+        assert meta["diff_id"].endswith(layer_dir.name)
+    assert not (root / "images" / "sha256").exists() or not list(
+        (root / "images" / "sha256").iterdir()
+    )
+    image = ImageStore(root).load(layout)[0]
+    assert len(os.listdir(image.layers[1] / "d")) == 3000
+    assert list(tmp.iterdir()) == []

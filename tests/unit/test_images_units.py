@@ -575,3 +575,33 @@ def test_tar_member_reader_handles_pax_long_names(tmp_path: Path) -> None:
     store = ImageStore(tmp_path / "s")
     image = store.load(_layout(tmp_path / "l", layer(reg(long_name, b"long"))))[0]
     assert (image.layers[0] / long_name).read_bytes() == b"long"
+
+
+def test_zstd_without_a_way_to_read_it_says_what_is_needed(tmp_path: Path) -> None:
+    """Python < 3.14 has no zstd module: without the zstd command, one line says so."""
+    if sys.version_info >= (3, 14):
+        pytest.skip("Python 3.14 reads zstd itself")
+    from labkit.imagekit import LAYER_TYPES
+
+    layout = _layout(tmp_path / "l", layer(reg("a", b"x")), how="none")
+    index = json.loads((layout / "index.json").read_text())
+    blobs = layout / "blobs" / "sha256"
+    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_bytes())
+    fake = b"\x28\xb5\x2f\xfd" + b"not really zstd"
+    (blobs / sha256(fake).split(":")[1]).write_bytes(fake)
+    manifest["layers"][0].update(digest=sha256(fake), mediaType=LAYER_TYPES["zstd"])
+    body = json.dumps(manifest).encode()
+    (blobs / sha256(body).split(":")[1]).write_bytes(body)
+    index["manifests"][0]["digest"] = sha256(body)
+    (layout / "index.json").write_text(json.dumps(index))
+    env = {**os.environ, "PYHOST_DATA_ROOT": str(tmp_path / "s"), "PATH": str(tmp_path)}
+    res = subprocess.run(
+        [sys.executable, "-m", "pyhost", "load", "-i", str(layout)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert res.returncode == 2
+    assert "zstd layers need Python 3.14 or newer, or the zstd command" in res.stderr
+    assert res.stderr.count("\n") == 1
