@@ -46,6 +46,7 @@ from pyhost.runtime.images.layout import (
 )
 from pyhost.runtime.images.streams import Readable, as_file
 
+_META_PREFIX = WHITEOUT_PREFIX + WHITEOUT_PREFIX
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FD_CACHE = 32
 
@@ -231,6 +232,8 @@ class Extractor:
         if not comps:
             return  # "./": the layer root exists already
         parent_comps, name = comps[:-1], comps[-1]
+        if any(c.startswith(_META_PREFIX) and c != OPAQUE_MARKER for c in comps):
+            return  # AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs) in old layers: not content
         if name == OPAQUE_MARKER:
             self._opaque(parent_comps)
             return
