@@ -714,3 +714,106 @@ def test_a_killed_load_leaves_no_half_layer(tmp_path: Path, root: Path) -> None:
     image = ImageStore(root).load(layout)[0]
     assert len(os.listdir(image.layers[1] / "d")) == 3000
     assert list(tmp.iterdir()) == []
+
+
+class _FakeRegistry:
+    """A loopback 'registry' that serves what the test says, lies included."""
+
+    def __init__(self, routes: dict[str, tuple[bytes, dict[str, str]]]) -> None:
+        import http.server
+        import threading
+
+        self.routes = routes
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body, headers = fake.routes.get(self.path, (b"", {}))
+                self.send_response(200 if self.path in fake.routes else 404)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+def _fake_image(lie: str) -> dict[str, tuple[bytes, dict[str, str]]]:
+    import gzip
+
+    tar = layer(reg("hello", b"world"))
+    blob = gzip.compress(tar, mtime=0)
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [sha256(tar)]},
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"digest": sha256(config), "size": len(config)},
+            "layers": [{"digest": sha256(blob), "size": len(blob)}],
+        }
+    ).encode()
+    served_blob = gzip.compress(layer(reg("hello", b"WORLD")), mtime=0) if lie == "blob" else blob
+    header = sha256(b"other") if lie == "manifest" else sha256(manifest)
+    return {
+        "/v2/lab/fake/manifests/1": (
+            manifest,
+            {
+                "Content-Type": "application/vnd.docker.distribution.manifest.v2+json",
+                "Docker-Content-Digest": header,
+            },
+        ),
+        f"/v2/lab/fake/blobs/{sha256(config)}": (config, {}),
+        f"/v2/lab/fake/blobs/{sha256(blob)}": (served_blob, {}),
+    }
+
+
+@pytest.mark.parametrize(
+    ("lie", "said"),
+    [
+        ("blob", "does not match the manifest's"),
+        ("manifest", "content has digest"),
+    ],
+)
+def test_pull_refuses_content_that_does_not_match_its_digest(
+    root: Path, lie: str, said: str
+) -> None:
+    fake = _FakeRegistry(_fake_image(lie))
+    try:
+        res = pyhost(root, "pull", f"{fake.address}/lab/fake:1")
+    finally:
+        fake.stop()
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1 and said in res.stderr
+    assert "refusing this image" in res.stderr
+    assert not (root / "images" / "sha256").exists() or not list(
+        (root / "images" / "sha256").iterdir()
+    )
+    assert not list((root / "layers" / "sha256").iterdir())
+    assert not list((root / "layers" / "tmp").iterdir())
+
+
+def test_pull_from_the_fake_registry_when_it_tells_the_truth(root: Path) -> None:
+    fake = _FakeRegistry(_fake_image("none"))
+    try:
+        image = ImageStore(root).pull(f"{fake.address}/lab/fake:1")
+    finally:
+        fake.stop()
+    assert (image.layers[0] / "hello").read_bytes() == b"world"
