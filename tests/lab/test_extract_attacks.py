@@ -350,3 +350,32 @@ def test_aufs_metadata_is_skipped(arena: Arena) -> None:
     )
     image = arena.store().load(path)[0]
     assert sorted(os.listdir(image.layers[0])) == ["kept"]
+
+
+@pytest.mark.parametrize("cut", [700, 1200, 5000])
+def test_truncated_layer(arena: Arena, cut: int) -> None:
+    """A layer cut short (here a plain rootfs tarball) is refused in one line."""
+    whole = layer(reg("a", b"x" * 4000), reg("b", b"y" * 4000))
+    path = arena.base / "cut.tar"
+    path.write_bytes(whole[:cut])
+    before = snapshot(arena.sentinel)
+    with pytest.raises(ImageError) as caught:
+        arena.store().load(path)
+    arena.assert_untouched(before)
+    line = caught.value.one_line()
+    assert "cut.tar" in line and ("cut short" in line or "unexpected end of data" in line), line
+
+
+def test_layer_cut_at_a_header_boundary(arena: Arena) -> None:
+    """tarfile takes a stream that stops between two members for a whole archive."""
+    whole = layer(reg("a", b"x" * 4000), reg("b", b"y" * 4000))
+    path = arena.base / "cut.tar"
+    path.write_bytes(whole[: 512 + 4096])  # a's header and data, nothing after
+    before = snapshot(arena.sentinel)
+    with pytest.raises(ImageError) as caught:
+        arena.store().load(path)
+    arena.assert_untouched(before)
+    assert caught.value.one_line() == (
+        "layer cut.tar: the tar archive is cut short (no end-of-archive marker); "
+        "refusing this image"
+    )

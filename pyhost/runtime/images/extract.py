@@ -169,6 +169,11 @@ class Extractor:
                         f"layer {self.label}: member {member.name!r}: "
                         f"{e.strerror or e}; refusing this image"
                     ) from e
+                except tarfile.TarError as e:
+                    raise ImageError(
+                        f"layer {self.label}: member {member.name!r}: broken tar archive "
+                        f"({e}); refusing this image"
+                    ) from e
                 except (OverflowError, ValueError) as e:  # absurd times, ids, names
                     raise ImageError(
                         f"layer {self.label}: member {member.name!r} has a value out of "

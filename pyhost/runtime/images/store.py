@@ -281,6 +281,12 @@ class ImageStore:
             finally:
                 os.close(fd)
             plain.drain()
+            if plain.count % 512 or plain.tail != bytes(512):
+                # tarfile ends quietly at a header cut short; GNU tar would complain
+                raise ImageError(
+                    f"layer {label}: the tar archive is cut short (no end-of-archive "
+                    "marker); refusing this image"
+                )
             return stats, plain.digest
         except StreamTooLarge:
             raise ImageError(

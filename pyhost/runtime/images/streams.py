@@ -50,6 +50,7 @@ class Digesting(io.RawIOBase):
         self.hash = hashlib.sha256()
         self.count = 0
         self.limit = limit
+        self.tail = b""  # the last 512 bytes read: a complete tar ends in a zero block
 
     def readable(self) -> bool:
         return True
@@ -59,6 +60,7 @@ class Digesting(io.RawIOBase):
         n = len(data)
         buffer[:n] = data
         self.hash.update(data)
+        self.tail = (self.tail + data)[-512:] if n < 512 else data[-512:]
         self.count += n
         if self.limit is not None and self.count > self.limit:
             raise StreamTooLarge(self.count)
