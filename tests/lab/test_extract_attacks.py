@@ -46,9 +46,10 @@ class Arena:
     def store(self, limits: Limits | None = None) -> ImageStore:
         return ImageStore(self.store_root, limits=limits)
 
-    def layout(self, *members: Member, **kw: object) -> Path:
+    def layout(self, *members: Member, raw_layer: bytes | None = None, **kw: object) -> Path:
         path = self.base / "layout"
-        write_oci_layout(path, [layer(*members)], **kw)  # type: ignore[arg-type]
+        tar = raw_layer if raw_layer is not None else layer(*members)
+        write_oci_layout(path, [tar], **kw)  # type: ignore[arg-type]
         return path
 
     def assert_outside_untouched(self, before: dict[str, tuple[object, ...]]) -> None:
@@ -63,9 +64,15 @@ class Arena:
         assert not images.exists() or list(images.iterdir()) == [], "an image was recorded"
         assert not (self.base / "pwned").exists()
 
-    def refused(self, *members: Member, limits: Limits | None = None, **kw: object) -> str:
+    def refused(
+        self,
+        *members: Member,
+        limits: Limits | None = None,
+        raw_layer: bytes | None = None,
+        **kw: object,
+    ) -> str:
         """Load a layout with one layer of ``members``; return the one-line error."""
-        path = self.layout(*members, **kw)
+        path = self.layout(*members, raw_layer=raw_layer, **kw)
         before = snapshot(self.sentinel)
         with pytest.raises(ImageError) as caught:
             self.store(limits).load(path)
@@ -379,3 +386,14 @@ def test_layer_cut_at_a_header_boundary(arena: Arena) -> None:
         "layer cut.tar: the tar archive is cut short (no end-of-archive marker); "
         "refusing this image"
     )
+
+
+def test_huge_pax_header(arena: Arena) -> None:
+    """A PAX header that claims 100 MiB would be read whole into memory: refused first."""
+    pax = tarfile.TarInfo("././@PaxHeader")
+    pax.type = tarfile.XHDTYPE
+    pax.size = 100 << 20
+    raw = layer(reg("first", b"1"))[:1024]  # one ordinary member (header + data block)
+    raw += pax.tobuf(format=tarfile.USTAR_FORMAT) + b"\0" * 4096
+    line = arena.refused(Member(tarfile.TarInfo("unused")), raw_layer=raw)
+    assert "member 2 is a metadata header of 104857600 bytes (more than 1048576)" in line

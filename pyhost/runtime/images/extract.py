@@ -109,6 +109,28 @@ def _kept_xattrs(member: tarfile.TarInfo) -> dict[str, bytes]:
     return kept
 
 
+_METADATA_TYPES = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+MAX_METADATA_HEADER = 1 << 20
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """tarfile reads a PAX or GNU long-name header whole into memory: refuse a huge one
+    before it does (a memory bomb the size caps on file content would not see)."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _METADATA_TYPES and self.size > MAX_METADATA_HEADER:
+            raise _Refused(
+                f"is a metadata header of {self.size} bytes (more than {MAX_METADATA_HEADER})"
+            )
+        return super()._proc_member(tar)  # type: ignore[misc,no-any-return]
+
+
 class Extractor:
     """Extract one layer's tar stream into an empty directory ``dest_fd`` refers to."""
 
@@ -134,11 +156,17 @@ class Extractor:
 
     def run(self, stream: Readable) -> LayerStats:
         try:
-            tar = tarfile.open(fileobj=as_file(stream), mode="r|", errorlevel=2)  # noqa: SIM115 (closed below)
+            tar = tarfile.open(  # noqa: SIM115 (closed below)
+                fileobj=as_file(stream), mode="r|", errorlevel=2, tarinfo=_BoundedTarInfo
+            )
         except tarfile.TarError as e:
             raise ImageError(
                 f"layer {self.label}: not a tar archive ({e}); refusing this image"
             ) from e
+        except _Refused as e:
+            raise ImageError(
+                f"layer {self.label}: the first member {e.reason}; refusing this image"
+            ) from None
         try:
             while True:
                 try:
@@ -147,6 +175,11 @@ class Extractor:
                     raise ImageError(
                         f"layer {self.label}: broken tar archive ({e}); refusing this image"
                     ) from e
+                except _Refused as e:
+                    raise ImageError(
+                        f"layer {self.label}: member {self.stats.entries + 1} {e.reason}; "
+                        "refusing this image"
+                    ) from None
                 if member is None:
                     break
                 tar.members.clear()  # type: ignore[attr-defined]  # a stream: keeping every header would grow without bound
