@@ -12,7 +12,7 @@ fi
 # 1. System packages the lab needs (only what is missing; apt-get update only then).
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=()
-  for pkg in docker.io debootstrap apt-utils gnupg openssh-client python3-venv iptables user-mode-linux busybox-static uidmap; do
+  for pkg in docker.io debootstrap apt-utils gnupg openssh-client python3-venv iptables user-mode-linux busybox-static uidmap docker-registry zstd; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then
@@ -20,6 +20,8 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     # Debian's docker.io enables its unit; the lab starts its own dockerd when none answers.
+    # docker-registry's unit (where systemd runs) listens on :5000; the tests start their
+    # own registries on free ports of 127.0.0.1.
   fi
 fi
 

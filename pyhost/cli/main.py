@@ -24,6 +24,10 @@ SUBCOMMANDS = {
     "logs": "cmd_logs",
     "exec": "cmd_exec",
     "prune": "cmd_prune",
+    "images": "cmd_images",
+    "load": "cmd_load",
+    "pull": "cmd_pull",
+    "rmi": "cmd_rmi",
     "audit": "cmd_audit",
 }
 

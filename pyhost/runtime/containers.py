@@ -65,11 +65,9 @@ def resolve_image(ref: str) -> ImageInfo:
         if not os.path.isdir(path):
             raise RunUsageError(f"rootfs directory {ref} does not exist")
         return ImageInfo(ref=path, id="", layers=[path])
-    import importlib
+    from pyhost.runtime.images import ImageStore, default_store_root
 
-    # the image store lands separately; imported by name until then
-    images: Any = importlib.import_module("pyhost.runtime.images")
-    image = images.ImageStore(images.default_store_root()).resolve(ref)
+    image = ImageStore(default_store_root()).resolve(ref)
     cfg = image.config
     return ImageInfo(
         ref=image.names[0] if image.names else image.id[:19],
@@ -81,7 +79,7 @@ def resolve_image(ref: str) -> ImageInfo:
         workdir=cfg.working_dir,
         user=cfg.user,
         stop_signal=cfg.stop_signal,
-        overlay_form=getattr(image, "overlay_form", True),
+        overlay_form=image.overlay_ready,
     )
 
 
@@ -99,6 +97,11 @@ def command_of(spec: Spec, image: ImageInfo) -> list[str]:
             f"no command given and image {image.ref} has none", hint="pass a command after IMAGE"
         )
     return argv
+
+
+def image_in_use(image_id: str) -> bool:
+    """Whether a pyhost container (running or not) was made from ``image_id``."""
+    return any(st.image_id == image_id for st in state.all_states())
 
 
 def collect_dead() -> list[str]:
@@ -303,10 +306,9 @@ def _materialize(image: ImageInfo, dest: Path) -> None:
 
         shutil.copytree(image.layers[0], dest, symlinks=True, dirs_exist_ok=True)
         return
-    import importlib
+    from pyhost.runtime.images import materialize_rootfs
 
-    images: Any = importlib.import_module("pyhost.runtime.images")
-    images.materialize_rootfs([Path(p) for p in image.layers], dest)
+    materialize_rootfs([Path(p) for p in image.layers], dest)
 
 
 def userns_problem(sysctl: str = "/proc/sys") -> str | None:

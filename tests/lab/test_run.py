@@ -772,3 +772,74 @@ def test_rootless_with_subordinate_ranges(nobody_home: Path, subordinate_ids: No
         ["0", str(NOBODY), "1"],
         ["1", "100000", "65536"],
     ]
+
+
+RUN_IMAGE = "pyhost-run-test/app:1"
+RUN_DOCKERFILE = """\
+FROM scratch
+COPY rootfs/ /
+RUN ["/bin/busybox", "sh", "-c", "echo doomed > /etc/doomed && mkdir -p /srv/app"]
+RUN ["/bin/busybox", "rm", "/etc/doomed"]
+ENV GREETING=hello-from-image
+WORKDIR /srv/app
+USER app
+CMD ["/bin/sh", "-c", "echo $GREETING $(pwd) $(id -un); ls /etc/doomed 2>&1 || true"]
+"""
+
+
+@pytest.fixture(scope="module")
+def image_tar(
+    docker_engine: Any, rootfs: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """A multi-layer image built FROM scratch on the run's dockerd (a file deleted in an
+    upper layer: a whiteout), saved with `docker save`; the Docker image is removed after."""
+    ctx = tmp_path_factory.mktemp("app-ctx")
+    subprocess.run(["cp", "-a", str(rootfs), str(ctx / "rootfs")], check=True)
+    (ctx / "Dockerfile").write_text(RUN_DOCKERFILE)
+    docker_engine.images.build(path=str(ctx), tag=RUN_IMAGE, rm=True, forcerm=True)
+    try:
+        tar = ctx / "app.tar"
+        subprocess.run(["docker", "save", "-o", str(tar), RUN_IMAGE], check=True)
+        yield tar
+    finally:
+        docker_engine.images.remove(RUN_IMAGE, force=True)
+
+
+@pytest.mark.parametrize("overlay", [True, False], ids=["overlay", "copy"])
+def test_run_a_loaded_image_with_its_config(
+    env: dict[str, str], image_tar: Path, overlay: bool
+) -> None:
+    loaded = pyhost(env, "load", "-i", str(image_tar))
+    assert loaded.returncode == 0, loaded.stderr
+    run_env = env if overlay else {**env, "PYHOST_NO_OVERLAY": "1"}
+    result = pyhost(run_env, "run", "--rm", "--network", "none", RUN_IMAGE)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "hello-from-image /srv/app app"  # ENV, WORKDIR, USER and CMD
+    assert "No such file or directory" in lines[1]  # the whiteout hides the lower file
+    other = pyhost(
+        env,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-u",
+        "root",
+        "-e",
+        "GREETING=hi",
+        RUN_IMAGE,
+        "sh",
+        "-c",
+        "echo $GREETING $(id -u)",
+    )
+    assert other.stdout == "hi 0\n"
+    kept = pyhost(env, "run", "--name", "user", "--network", "none", RUN_IMAGE, "true")
+    assert kept.returncode == 0, kept.stderr
+    busy = pyhost(env, "rmi", RUN_IMAGE)
+    assert busy.returncode == 2
+    assert "in use by a container" in busy.stderr
+    assert pyhost(env, "rm", "user").returncode == 0
+    assert pyhost(env, "rmi", RUN_IMAGE).returncode == 0
+    missing = pyhost(env, "run", "--rm", "pyhost-run-test/ap:1", "true")
+    assert missing.returncode == 2
+    assert "no image" in missing.stderr
