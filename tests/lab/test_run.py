@@ -843,3 +843,68 @@ def test_run_a_loaded_image_with_its_config(
     missing = pyhost(env, "run", "--rm", "pyhost-run-test/ap:1", "true")
     assert missing.returncode == 2
     assert "no image" in missing.stderr
+
+
+def test_device_cgroup_allows_only_dockers_nodes(env: dict[str, str], rootfs: Path) -> None:
+    """mknod is allowed (as in Docker), but opening a disk it made is refused by the
+    devices cgroup; /dev/null works."""
+    result = pyhost(
+        env,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        str(rootfs),
+        "sh",
+        "-c",
+        "mknod /tmp/disk b 8 0 && echo made; head -c1 /tmp/disk 2>&1; "
+        "echo x > /dev/null && echo null-ok",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "made"
+    assert "Operation not permitted" in lines[1]
+    assert lines[2] == "null-ok"
+
+
+def test_host_network_shares_the_hosts_namespace(env: dict[str, str], rootfs: Path) -> None:
+    started = pyhost(
+        env, "run", "-d", "--name", "hostnet", "--network", "host", str(rootfs), "sleep", "60"
+    )
+    assert started.returncode == 0, started.stderr
+    pid = record(env, "hostnet")["pid"]
+    assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino
+    assert os.stat(f"/proc/{pid}/ns/uts").st_ino != os.stat("/proc/self/ns/uts").st_ino
+    ps = json.loads(pyhost(env, "ps", "--json").stdout)
+    row = next(r for r in ps["containers"] if r["name"] == "hostnet")
+    assert "net" in row["findings"]  # shared with the host: a finding, as for Docker's
+    assert pyhost(env, "rm", "-f", "hostnet").returncode == 0
+
+
+def _zombies(env: dict[str, str], name: str) -> int:
+    out = pyhost(env, "exec", name, "ps", "-o", "stat").stdout.split()
+    return sum(1 for s in out if s.startswith("Z"))
+
+
+@pytest.mark.parametrize("init", [False, True], ids=["no-init", "init"])
+def test_init_reaps_orphans(env: dict[str, str], rootfs: Path, init: bool) -> None:
+    flags = ["--init"] if init else []
+    started = pyhost(
+        env,
+        "run",
+        "-d",
+        "--name",
+        "reaper",
+        "--network",
+        "none",
+        *flags,
+        str(rootfs),
+        "sh",
+        "-c",
+        "(sleep 0.2 &); exec sleep 60",
+    )
+    assert started.returncode == 0, started.stderr
+    time.sleep(1.0)
+    # the orphaned sleep 0.2 ended: only an init that reaps removes its zombie
+    assert _zombies(env, "reaper") == (0 if init else 1)
+    assert pyhost(env, "rm", "-f", "reaper").returncode == 0
