@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # typing costs ~5 ms of every start
 
 if TYPE_CHECKING:
     from pyhost.connection import SSHTarget

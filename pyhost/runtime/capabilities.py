@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyhost.inspect.collect.security import CAP_NAMES, DEFAULT_CAPS
+from pyhost.inspect.collect.capnames import CAP_NAMES, DEFAULT_CAPS
 from pyhost.runtime.errors import RunUsageError
 
 # The kernel's capability names in bit order and Docker's default 14, from the collector's

@@ -15,11 +15,12 @@ import os
 import signal
 import struct
 import sys
-from typing import TYPE_CHECKING
 
 from pyhost.runtime import capabilities, linux, rootfs, users
 from pyhost.runtime import seccomp as seccomp_filter
 from pyhost.runtime.errors import CommandNotExecutable, CommandNotFound, RunError
+
+TYPE_CHECKING = False  # typing costs ~5 ms of every `pyhost run`
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -6,67 +6,7 @@ import os
 from typing import Any
 
 from . import mountinfo
-
-# Docker's default capability set (CapEff 00000000a80425fb): bit number -> name.
-DEFAULT_CAPS = {
-    0: "CHOWN",
-    1: "DAC_OVERRIDE",
-    3: "FOWNER",
-    4: "FSETID",
-    5: "KILL",
-    6: "SETGID",
-    7: "SETUID",
-    8: "SETPCAP",
-    10: "NET_BIND_SERVICE",
-    13: "NET_RAW",
-    18: "SYS_CHROOT",
-    27: "MKNOD",
-    29: "AUDIT_WRITE",
-    31: "SETFCAP",
-}
-CAP_NAMES = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-]
+from .capnames import CAP_NAMES, DEFAULT_CAPS
 
 
 def status(pid: int | str, proc: str = "/proc") -> dict[str, str]:
