@@ -1,8 +1,11 @@
 """`pyhost run` start-up against `docker run` of the same image and a bare interpreter.
 
 Run as root with a dockerd running: `.venv/bin/python bench/run_bench.py [--runs N]`.
-The three commands run interleaved, N times each; medians, spreads and the ratios the
-runtime is held to are printed, and the supervisor's peak RSS (from wait4).
+pyhost is measured as a user installs it: a fresh virtual environment with `pip install .`
+(no editable finder in its site-packages, which alone adds ~30 ms to every start of the
+development venv's interpreter), its `pyhost` console script, and `python -c pass` of that
+same interpreter. The commands run interleaved, N times each; medians, spreads and the
+ratios the runtime is held to are printed, and the supervisor's peak RSS (from wait4).
 It builds a busybox rootfs (busybox-static), imports it into Docker as one image and into
 pyhost's store from `docker save` (when the store is there), and removes all of it after.
 """
@@ -49,12 +52,35 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss
 
 
+def installed_venv(work: Path) -> tuple[str, str]:
+    """(python, pyhost script) of a fresh non-editable install of this checkout."""
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            python,
+            "install",
+            "-q",
+            "--no-deps",
+            str(Path(__file__).resolve().parent.parent),
+        ],
+        check=True,
+    )
+    return python, str(venv / "bin" / "pyhost")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=25)
     args = parser.parse_args()
     compile_bytecode()
     work = Path(tempfile.mkdtemp(prefix="pyhost-run-bench-"))
+    os.chmod(work, 0o755)
     env = dict(
         os.environ, PYHOST_STATE_ROOT=str(work / "state"), PYHOST_DATA_ROOT=str(work / "data")
     )
@@ -65,42 +91,20 @@ def main() -> None:
         subprocess.run(
             ["docker", "import", "-", IMAGE], input=tar.stdout, capture_output=True, check=True
         )
+        python, script = installed_venv(work)
+        run = [script, "run", "--rm", "--network", "none"]
         cases = {
-            "python -c pass": [sys.executable, "-c", "pass"],
-            "pyhost run (rootfs dir)": [
-                sys.executable,
-                "-m",
-                "pyhost",
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                str(rootfs),
-                "true",
-            ],
+            "python -c pass": [python, "-c", "pass"],
+            "pyhost run (rootfs dir)": [*run, str(rootfs), "true"],
             "docker run": ["docker", "run", "--rm", "--network", "none", IMAGE, "true"],
         }
         saved = work / "image.tar"
         subprocess.run(["docker", "save", "-o", str(saved), IMAGE], check=True)
         loaded = subprocess.run(
-            [sys.executable, "-m", "pyhost", "load", "-i", str(saved)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
+            [script, "load", "-i", str(saved)], env=env, capture_output=True, text=True
         )
         if loaded.returncode == 0:
-            cases["pyhost run (image)"] = [
-                sys.executable,
-                "-m",
-                "pyhost",
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                IMAGE,
-                "true",
-            ]
+            cases["pyhost run (image)"] = [*run, IMAGE, "true"]
         else:
             print(f"(no image store: {loaded.stderr.strip()[:100]})")
         for argv in cases.values():  # warm caches once
@@ -112,7 +116,7 @@ def main() -> None:
                 ms, peak = timed(argv, env)
                 times[name].append(ms)
                 rss[name] = max(rss[name], peak)
-        print(f"{args.runs} runs each, interleaved; python = {sys.executable}")
+        print(f"{args.runs} runs each, interleaved; python = {python} (pip install ., fresh venv)")
         print(f"{'command':28} {'median ms':>10} {'p10':>8} {'p90':>8} {'peak RSS':>10}")
         for name, values in times.items():
             q = statistics.quantiles(values, n=10)
