@@ -3,8 +3,6 @@ subprocess), so that `pyhost images` and the launcher import little."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -12,12 +10,14 @@ OVERLAY = "overlay"  # whiteouts as overlayfs reads them
 TARFORM = "tar"  # whiteouts as the marker files of the tar format
 
 
-@dataclass(frozen=True)
 class Limits:
     """Caps per layer: bytes of file content after decompression, and entries."""
 
-    max_bytes: int = 64 * 1024**3
-    max_entries: int = 1_000_000
+    __slots__ = ("max_bytes", "max_entries")
+
+    def __init__(self, max_bytes: int = 64 * 1024**3, max_entries: int = 1_000_000) -> None:
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
 
     @property
     def max_stream_bytes(self) -> int:
