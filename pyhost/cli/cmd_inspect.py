@@ -18,6 +18,8 @@ examples:
   pyhost inspect web-1                      a Docker container by name, id or id prefix
   pyhost inspect 3f2a --json                as JSON (schema "pyhost.inspect/1")
   pyhost inspect --pid 4242                 any process, Docker or not
+  pyhost inspect --root /mnt/evidence       offline: images, containers, volumes of a disk copy
+  pyhost inspect web --root /mnt/evidence   one container of it: config, layers, mounts
   pyhost inspect web-1 -H admin@host-1      on a remote host over SSH (as root through sudo)
   pyhost inspect web-1 -H lab@[::1]:2222 --ssh-key ~/.ssh/lab -K --json
 
@@ -41,12 +43,20 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("container", nargs="?", metavar="CONTAINER", help="name or id")
     parser.add_argument("--pid", type=int, metavar="PID", help="inspect any process instead")
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        help="offline: read a mounted copy of a host's disk (its var/lib/docker), no daemon; "
+        "without CONTAINER, list its images, containers and volumes",
+    )
     add_remote_host_arguments(parser)
     add_json_argument(parser)
     parser.set_defaults(execute=execute)
 
 
 def execute(args: argparse.Namespace) -> ExitStatus:
+    if args.root is not None:
+        return _offline(args)
     if (args.container is None) == (args.pid is None) or args.container == "":
         raise UsageError("name one container, or give --pid PID", hint="see pyhost inspect --help")
     data = collect_remote(args) if args.host is not None else collect(args.container, args.pid)
@@ -58,6 +68,32 @@ def execute(args: argparse.Namespace) -> ExitStatus:
         from pyhost.inspect.inspect_report import print_inspect
 
         print_inspect(data)
+    return ExitStatus.OK
+
+
+def _offline(args: argparse.Namespace) -> ExitStatus:
+    """``--root DIR``: a disk copy, read without any daemon."""
+    from pyhost.inspect.collect.inspection import TargetError, inspect_offline
+    from pyhost.inspect.collect.offline import OfflineError, overview
+
+    if args.pid is not None or args.host is not None:
+        raise UsageError("--root reads a disk copy: it goes with neither --pid nor -H")
+    try:
+        data = inspect_offline(args.container, args.root) if args.container else overview(args.root)
+    except (TargetError, OfflineError) as e:
+        raise UsageError(e.message, hint=e.hint) from e
+    if args.json:
+        import json
+
+        print(json.dumps(data, indent=2, sort_keys=True))
+    elif args.container:
+        from pyhost.inspect.inspect_report import print_inspect
+
+        print_inspect(data)
+    else:
+        from pyhost.inspect.offline_report import print_overview
+
+        print_overview(data)
     return ExitStatus.OK
 
 

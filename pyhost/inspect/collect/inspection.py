@@ -498,6 +498,33 @@ def inspect_record(record: dict[str, Any], query: str, engine: Engine) -> dict[s
     return finish(result, ctx)
 
 
+def inspect_offline(query: str, root: str) -> dict[str, Any]:
+    """A container on a disk copy (``--root``): config, layers, mounts; no live process."""
+    from .offline import OfflineDocker
+
+    disk = OfflineDocker(root)
+    summary = resolve(query, disk.summaries())
+    config = disk.container(summary["Id"])
+    ctx = Context(pid=None, config=config, known={}, version=None, info=disk.info())
+    result = skeleton(ctx, Engine(), "container", query)
+    result["engine"].update(
+        available=False,
+        socket=None,
+        error=f"offline: read from {disk.docker}, no daemon asked",
+        root_dir=disk.docker,
+        storage_driver=disk.driver(),
+    )
+    result["notes"].append(
+        f"offline inspection of {disk.root}: {name_of(summary)} was "
+        f"{config['State']['Status']} when the copy was made; namespaces, cgroups, network, "
+        "security and processes need a live process"
+    )
+    collect_sections(ctx, result)
+    # this machine's dockerd and containerd are not the copy's
+    result["components"] = unavailable("components", "offline: no processes to see")
+    return finish(result, ctx)
+
+
 def _engine_view(
     engine: Engine,
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, str], str | None]:
