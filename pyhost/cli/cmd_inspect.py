@@ -7,9 +7,13 @@ from typing import Any
 
 from pyhost.cli.common import (
     HelpFormatter,
+    add_forks_argument,
     add_json_argument,
     add_remote_host_arguments,
+    become_password,
+    check_ssh_files,
     remote_target,
+    selected_hosts,
 )
 from pyhost.errors import ExitStatus, PyhostError, UsageError
 
@@ -22,6 +26,7 @@ examples:
   pyhost inspect web --root /mnt/evidence   one container of it: config, layers, mounts
   pyhost inspect web-1 -H admin@host-1      on a remote host over SSH (as root through sudo)
   pyhost inspect web-1 -H lab@[::1]:2222 --ssh-key ~/.ssh/lab -K --json
+  pyhost inspect web-1 -i inventory.yml --limit web   on every selected host, in parallel
 
 exit codes:
   0  inspected (also a stopped container, or one that exits while it is read)
@@ -29,6 +34,7 @@ exit codes:
      collector failed on the host (no python3, sudo refused, a crash)
   2  no such container or process, an ambiguous id prefix, or bad usage
   4  the host could not be reached (network, SSH authentication, host key)
+  with -i: 1 when it failed (or is missing) on a host, else 4 when a host was unreachable
 """
 
 
@@ -49,7 +55,14 @@ def add_parser(subparsers: Any) -> None:
         help="offline: read a mounted copy of a host's disk (its var/lib/docker), no daemon; "
         "without CONTAINER, list its images, containers and volumes",
     )
-    add_remote_host_arguments(parser)
+    add_remote_host_arguments(parser, with_inventory=True)
+    parser.add_argument(
+        "-i", "--inventory", metavar="INVENTORY", help="inspect CONTAINER on an inventory's hosts"
+    )
+    parser.add_argument(
+        "-l", "--limit", metavar="PATTERN", help="with -i: select hosts (names, groups, globs)"
+    )
+    add_forks_argument(parser)
     add_json_argument(parser)
     parser.set_defaults(execute=execute)
 
@@ -57,6 +70,10 @@ def add_parser(subparsers: Any) -> None:
 def execute(args: argparse.Namespace) -> ExitStatus:
     if args.root is not None:
         return _offline(args)
+    if args.inventory is not None:
+        return _fleet(args)
+    if args.limit is not None:
+        raise UsageError("--limit selects hosts of an inventory", hint="give -i INVENTORY too")
     if (args.container is None) == (args.pid is None) or args.container == "":
         raise UsageError("name one container, or give --pid PID", hint="see pyhost inspect --help")
     data = collect_remote(args) if args.host is not None else collect(args.container, args.pid)
@@ -69,6 +86,47 @@ def execute(args: argparse.Namespace) -> ExitStatus:
 
         print_inspect(data)
     return ExitStatus.OK
+
+
+def _fleet(args: argparse.Namespace) -> ExitStatus:
+    """``-i``: CONTAINER on every selected host at once; one report per host, or
+    ``pyhost.inspect-fleet/1``."""
+    import sys
+
+    from pyhost.inspect import remote
+    from pyhost.inspect.collect.protocol import make_request
+
+    if args.host is not None or args.pid is not None or not args.container:
+        raise UsageError("with -i INVENTORY give one CONTAINER (and neither -H nor --pid)")
+    check_ssh_files(args)
+    hosts = selected_hosts(args)
+    options = remote.SSHOptions(
+        known_hosts=args.known_hosts,
+        accept_new_host_keys=args.accept_new_host_keys,
+        key_file=args.ssh_key,
+        become_password=become_password(args),
+    )
+    request = make_request("inspect", target=args.container, pid=None)
+    outcomes = remote.collect_fleet(hosts, request, forks=args.forks, options=options)
+    if args.json:
+        import json
+
+        document = remote.fleet_document(outcomes, schema="pyhost.inspect-fleet/1")
+        print(json.dumps(document, indent=2, sort_keys=True))
+    else:
+        from pyhost.inspect.inspect_report import print_inspect
+
+        for outcome in outcomes:
+            if outcome.result is not None:
+                print(f"== {outcome.host}")
+                print_inspect(outcome.result)
+        for outcome in outcomes:
+            if outcome.error is not None:
+                text = outcome.error
+                if outcome.host not in text:
+                    text = f"{outcome.host}: {text}"
+                print(f"pyhost: error: {text}", file=sys.stderr)
+    return remote.fleet_exit(outcomes)
 
 
 def _offline(args: argparse.Namespace) -> ExitStatus:

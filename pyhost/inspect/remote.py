@@ -385,10 +385,11 @@ def fleet_exit(outcomes: Sequence[HostOutcome]) -> ExitStatus:
     return ExitStatus.OK
 
 
-def fleet_document(outcomes: Sequence[HostOutcome]) -> dict[str, Any]:
-    """``pyhost.ps-fleet/1``: each host's status, error and ``pyhost.ps/1`` document."""
+def fleet_document(outcomes: Sequence[HostOutcome], schema: str = FLEET_SCHEMA) -> dict[str, Any]:
+    """``pyhost.ps-fleet/1`` (or ``pyhost.inspect-fleet/1``): each host's status, error and
+    document."""
     return {
-        "schema": FLEET_SCHEMA,
+        "schema": schema,
         "hosts": [asdict(o) for o in outcomes],
         "exit_status": int(fleet_exit(outcomes)),
     }

@@ -256,3 +256,24 @@ def test_a_host_without_python3_is_one_line(lab: Any, fleet: Fleet) -> None:
     where = f"root@{host.address}:{host.port}"
     assert res.stderr.startswith(f"pyhost: error: python3 is required on {where}")
     assert host.exec("python3 --version")[0] == 0
+
+
+def test_inspect_over_an_inventory(lab: Any, fleet: Fleet) -> None:
+    login = ("--known-hosts", str(lab.known_hosts))
+    res = pyhost("inspect", "mem32", "-i", str(fleet.inventory), *login, "--json")
+    assert res.returncode == 0, res.stderr
+    data = as_json(res)
+    assert data["schema"] == "pyhost.inspect-fleet/1" and data["exit_status"] == 0
+    assert [h["host"] for h in data["hosts"]] == [h.name for h in fleet.hosts]
+    for entry in data["hosts"]:
+        assert entry["status"] == "ok", entry
+        assert entry["result"]["schema"] == "pyhost.inspect/1"
+        assert entry["result"]["cgroups"]["memory"]["limit"] == MEM_LIMIT
+    one = fleet.hosts[0].name
+    res = pyhost("inspect", "hostnet", "-i", str(fleet.inventory), "--limit", one, *login)
+    assert res.returncode == 0, res.stderr
+    assert f"== {one}" in res.stdout and fleet.hosts[1].name not in res.stdout
+    assert "net namespace shared with the host" in res.stdout
+    res = pyhost("inspect", "nope", "-i", str(fleet.inventory), *login)
+    assert res.returncode == 1
+    assert res.stderr.count("no container 'nope'") == len(fleet.hosts), res.stderr
