@@ -295,6 +295,7 @@ def _plan(
         mounts=spec.mounts,
         files=files,
     )
+    plan.volatile = spec.auto_remove
     if plan.rootless:
         from pyhost.runtime.users import subordinate_ranges
 

@@ -225,19 +225,20 @@ def remove_files(st: ContainerState) -> None:
     remove_tree(st.dir)
 
 
-def remove_tree(path: str) -> None:
-    """rmtree that also empties directories without permissions (overlayfs leaves a mode-0
-    ``work/work`` behind, and a rootless caller cannot enter it until it chmods it)."""
+def remove_tree(path: str, _depth: int = 0) -> None:
+    """rmtree that also empties directories without permissions: overlayfs leaves mode-0
+    ``work/work`` (and ``work/work/incompat/volatile``) behind, and a rootless caller cannot
+    enter them until it gives itself the permission back."""
     import shutil
 
-    def unlock(function: object, name: str, _exc: object) -> None:
-        parent = os.path.dirname(name)
+    def unlock(_function: object, name: str, _exc: object) -> None:
         with contextlib.suppress(OSError):
-            os.chmod(parent, 0o700)
-            os.chmod(name, 0o700)
+            os.chmod(os.path.dirname(name), 0o700)
         with contextlib.suppress(OSError):
             if os.path.isdir(name) and not os.path.islink(name):
-                shutil.rmtree(name, ignore_errors=True)
+                os.chmod(name, 0o700)
+                if _depth < 32:
+                    remove_tree(name, _depth + 1)
             else:
                 os.unlink(name)
 
