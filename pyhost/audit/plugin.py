@@ -245,9 +245,11 @@ def describe_collect_error(report: pytest.CollectReport) -> str:
     """A check file that does not import: its file and line, and the error."""
     text = str(report.longrepr)
     where = report.nodeid or "?"
-    found = _FILE_LINE.findall(text) or _SYNTAX.findall(text)
-    if found:
-        path, line = found[-1]
+    found = _FILE_LINE.findall(text) + _SYNTAX.findall(text)
+    name = where.rpartition("/")[2]
+    mine = [(path, line) for path, line in found if path.endswith("/" + name) or path == name]
+    if mine or found:
+        path, line = (mine or found)[-1]
         where = f"{path}:{line}"
     errors = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
     last = errors[-1] if errors else (text.strip().splitlines() or ["?"])[-1]

@@ -96,6 +96,17 @@ def pytest_args(paths: Sequence[str], ini: str, junit: str | None) -> list[str]:
     return args
 
 
+def _forget_modules(paths: Sequence[str]) -> None:
+    """Drop the user's check modules from sys.modules: a later run in the same process
+    (tests, a long-lived caller) must import them afresh, and see a broken one fail."""
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if any(file == p or file.startswith(p.rstrip("/") + "/") for p in paths):
+            del sys.modules[name]
+
+
 def run_checks(
     facts: Sequence[Any],
     *,
@@ -114,7 +125,10 @@ def run_checks(
         ini = os.path.join(tmp, "pytest.ini")
         Path(ini).write_text("[pytest]\n")
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            status = int(pytest.main(pytest_args(checks, ini, junit), plugins=[plugin]))
+            try:
+                status = int(pytest.main(pytest_args(checks, ini, junit), plugins=[plugin]))
+            finally:
+                _forget_modules(checks)
     if plugin.collect_errors:
         raise UsageError(
             f"a check file does not load: {plugin.collect_errors[0]}",
