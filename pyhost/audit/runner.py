@@ -75,7 +75,7 @@ def pytest_args(paths: Sequence[str], ini: str, junit: str | None) -> list[str]:
         "-p",
         "no:cacheprovider",
         "-p",
-        "no:testinfra",
+        "no:pytest11.testinfra",
         "-p",
         "no:randomly",
         "-p",
