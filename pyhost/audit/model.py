@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 SEVERITIES = ("high", "medium", "low", "info")
 RESULTS = ("pass", "fail", "warn", "skip", "error")
@@ -65,10 +65,6 @@ class CheckWarning(Exception):
     """Raised by ``Evidence.warn``: the check needs a person's review (result ``warn``)."""
 
 
-class CheckFailed(AssertionError):
-    """Raised by ``Evidence.fail``: the check failed (result ``fail``)."""
-
-
 @dataclass
 class Evidence:
     """What a check saw, recorded for the report: ``evidence.add("CapEff", "000001ff...")``."""
@@ -81,12 +77,16 @@ class Evidence:
     def require(self, condition: object, message: str) -> None:
         """Fail with ``message`` unless ``condition`` holds."""
         if not condition:
-            raise CheckFailed(message)
+            self.fail(message)
 
-    def fail(self, message: str) -> None:
-        raise CheckFailed(message)
+    def fail(self, message: str) -> NoReturn:
+        """The check failed (result ``fail``): pytest's failure without a traceback, which
+        says nothing a reader needs and costs more to format than the check to run."""
+        import pytest
 
-    def warn(self, message: str) -> None:
+        pytest.fail(message, pytrace=False)
+
+    def warn(self, message: str) -> NoReturn:
         raise CheckWarning(message)
 
 

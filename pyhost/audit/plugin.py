@@ -9,7 +9,8 @@ reachable host; one that asks only for ``facts`` or ``host`` runs once per host.
   came over (its host key verified) or on the local backend;
 - ``evidence``: where a check records what it saw (`Evidence`).
 
-Every item's outcome becomes a `Result`: pass, fail (an AssertionError), warn
+Every item's outcome becomes a `Result`: pass, fail (``evidence.require``/``fail``,
+an AssertionError or pytest.fail), warn
 (``evidence.warn``), skip, or error (any other exception, or a fixture that failed). The
 baseline's waivers are applied here: a waived failure is reported as skipped to pytest (so
 JUnit readers do not fail the build) and as ``fail`` with ``waived`` in pyhost's reports.
@@ -177,7 +178,9 @@ class AuditPlugin:
             report.outcome = "passed"
             report.longrepr = None
         elif (
-            excinfo is not None and report.when == "call" and excinfo.errisinstance(AssertionError)
+            excinfo is not None
+            and report.when == "call"
+            and excinfo.errisinstance((AssertionError, pytest.fail.Exception))
         ):
             result.result = "fail"
             result.message = str(excinfo.value).splitlines()[0] if str(excinfo.value) else ""
