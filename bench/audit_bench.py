@@ -81,11 +81,14 @@ def main() -> None:
             if code != 0:
                 sys.exit(f"{host.name}: could not start the containers: {out}")
         print(f"lab ready: {len(hosts)} hosts in {time.perf_counter() - start:.0f} s", flush=True)
-        print(f"{'hosts':>5} {'median s':>9} {'min s':>7} {'max s':>7} {'results':>8}")
+        print(
+            f"{'hosts':>5} {'median s':>9} {'min s':>7} {'max s':>7} {'results':>8} "
+            f"{'gather s':>9} {'checks s':>9}"
+        )
         for count in counts:
             inv = lab.write_inventory(work / f"inv{count}.yml", hosts[:count], repo)
             argv = ("audit", str(inv), "--known-hosts", str(lab.known_hosts), "--format", "json")
-            times, results = [], 0
+            times, results, split = [], 0, []
             for _ in range(args.runs):
                 began = time.perf_counter()
                 res = pyhost(*argv, "--forks", str(count), timeout=300)
@@ -96,9 +99,12 @@ def main() -> None:
                 if any(h["status"] != "ok" for h in doc["hosts"]):
                     sys.exit(f"a host was not audited: {doc['hosts']}")
                 results = len(doc["results"])
+                split.append((doc["timings"]["gather_s"], doc["timings"]["checks_s"]))
             print(
                 f"{count:>5} {statistics.median(times):>9.2f} {min(times):>7.2f} "
-                f"{max(times):>7.2f} {results:>8}",
+                f"{max(times):>7.2f} {results:>8} "
+                f"{statistics.median(g for g, _ in split):>9.2f} "
+                f"{statistics.median(c for _, c in split):>9.2f}",
                 flush=True,
             )
     finally:

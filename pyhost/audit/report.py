@@ -10,7 +10,7 @@ merged reports (a single run's JUnit is pytest's own ``--junitxml``).
      "results": [{"check", "host", "container", "result": pass|fail|warn|skip|error,
                   "message", "evidence": [...], "waived": null|{reason, expires}, "nodeid"}],
      "summary": {"pass", "fail", "warn", "skip", "error", "waived"},
-     "exit_status"}
+     "exit_status", "timings": {"gather_s", "checks_s"}}
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def document(
         "results": [r.as_dict() for r in results],
         "summary": summary(results),
         "exit_status": int(exit_status(results, hosts)),
+        "timings": {"gather_s": None, "checks_s": None},
     }
 
 
@@ -124,6 +125,7 @@ def merge(docs: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         "results": [r.as_dict() for r in results],
         "summary": summary(results),
         "exit_status": int(exit_status(results, hosts)),
+        "timings": {"gather_s": None, "checks_s": None},
     }
     return merged
 

@@ -175,6 +175,7 @@ def run_audit(
     t0 = time.monotonic()
     paths = check_dirs(checks)
     gathered = facts_mod.gather(hosts, forks=forks, options=options)
+    t1 = time.monotonic()
     try:
         plugin, output, status = run_checks(gathered, checks=paths, baseline=baseline, junit=junit)
     finally:
@@ -188,4 +189,5 @@ def run_audit(
         inventory=inventory,
         shard=shard,
     )
+    doc["timings"] = {"gather_s": round(t1 - t0, 3), "checks_s": round(time.monotonic() - t1, 3)}
     return AuditRun(doc, output, status)

@@ -38,9 +38,9 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "audit",
         help="audit hosts and containers (CIS Docker Benchmark) with CI exit codes",
-        description="Check hosts, daemons and containers against the CIS Docker Benchmark "
-        "v1.6.0, reading the kernel where it knows better than Docker's config. The checks "
-        "are pytest tests (testinfra's `host` fixture is there for your own). "
+        description="Check hosts, daemons and containers against the CIS Docker Benchmark\n"
+        "v1.6.0, reading the kernel where it knows better than Docker's config. The checks\n"
+        "are pytest tests (testinfra's `host` fixture is there for your own).\n"
         "`pyhost audit merge FILES...` combines the JSON reports of sharded runs.",
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,

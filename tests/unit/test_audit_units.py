@@ -603,6 +603,7 @@ JSON_TOP = {
     "results",
     "summary",
     "exit_status",
+    "timings",
 }
 JSON_RESULT = {"check", "host", "container", "result", "message", "evidence", "waived", "nodeid"}
 JSON_CHECK = {"id", "title", "severity", "rationale", "remediation"}
