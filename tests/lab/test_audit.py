@@ -348,3 +348,76 @@ def test_an_unreachable_host_is_an_error_and_the_others_are_audited(
     )
     assert res.returncode == 4, res.stdout + res.stderr
     assert "gone: unreachable" in res.stdout
+
+
+# ------------------------------------------------- docker-bench's false positives, for real
+
+REMAP_DAEMON_JSON = (
+    '{"userns-remap":"default","live-restore":true,\n'
+    '  "icc":false, "no-new-privileges":true,"log-opts":{"max-size":"10m"},\n'
+    '"labels":["icc=true","live-restore=false"]}\n'
+)
+REMAP_CONTAINERS = {
+    # paths that only look like /dev and /etc (docker-bench #212 matched them by pattern)
+    "lookalike": "-v /devices-data:/data -v /etc-backup:/backup --memory 32m",
+}
+
+
+@pytest.fixture(scope="module")
+def remap_host(audit_lab: AuditLab, docker_ce_repo: Any) -> Iterator[tuple[Any, Path]]:
+    """A host whose daemon.json is written by hand (compact, keys in any order, decoy
+    labels) and turns on userns-remap: its data root moves to /var/lib/docker/<uid>.<gid>."""
+    lab = audit_lab.lab
+    (host,) = lab.add_hosts(1)
+    try:
+        inv = inventory(
+            lab,
+            docker_ce_repo,
+            {"remap": {"ansible_host": host.address, "ansible_port": host.port}},
+            audit_lab.work / "remap.yml",
+        )
+        res = pyhost("provision", str(inv), "--known-hosts", str(lab.known_hosts), timeout=900)
+        assert res.returncode == 0, f"{res.stdout[-3000:]}\n{res.stderr[-2000:]}"
+        # A kernel mounts a proc in a new user namespace only where no path of /proc is
+        # covered, and a sysfs likewise: lift the lab host's masked and read-only paths.
+        code, out = host.exec(
+            'for m in $(awk \'$2 ~ "^/(proc|sys)/" && $2 !~ "^/sys/fs/cgroup" {print $2}\' '
+            "/proc/self/mounts | sort -r); do "
+            'umount -l "$m"; done; '
+            "mkdir -p /devices-data /etc-backup && printf '%s' \"$J\" > /etc/docker/daemon.json"
+            " && systemctl restart docker && docker info --format '{{.DockerRootDir}}'",
+            J=REMAP_DAEMON_JSON,
+        )
+        root = out.strip().splitlines()[-1] if out.strip() else ""
+        if code != 0 or not root.startswith("/var/lib/docker/"):
+            pytest.skip(f"dockerd with userns-remap does not run in a lab host here: {out}")
+        start_containers(lab, host, REMAP_CONTAINERS)
+        yield host, inv, root.rsplit("/", 1)[1].split(".")[0]
+    finally:
+        lab.remove_hosts([host])
+
+
+def test_no_false_positives_under_userns_remap_and_hand_written_daemon_json(
+    audit_lab: AuditLab, remap_host: tuple[Any, Path, str]
+) -> None:
+    _, inv, uid = remap_host
+    res = pyhost(
+        "audit", str(inv), "--known-hosts", str(audit_lab.lab.known_hosts), "--format", "json"
+    )
+    doc = as_json(res)
+    got = by_key(doc, "remap")
+    # #394/#462: the partition check looks at the configured data root, not at
+    # /var/lib/docker/<uid>.<gid> (a directory on the same volume)
+    assert got[("1.1.1", None)]["result"] == "pass", got[("1.1.1", None)]
+    # #537: daemon.json parsed, whatever its layout; the decoy labels are not settings
+    for check in ("2.2", "2.9", "2.13", "2.14", "2.15"):
+        assert got[(check, None)]["result"] == "pass", got[(check, None)]
+    # #212: /devices-data and /etc-backup are not /dev and /etc
+    assert got[("5.6", "lookalike")]["result"] == "pass", got[("5.6", "lookalike")]
+    # root inside the container is the remapped uid on the host: kernel truth, not
+    # Config.User (empty here)
+    root = got[("4.1", "lookalike")]
+    assert root["result"] == "pass", root
+    assert f"effective uid on the host (/proc/PID/status): {uid}" in root["evidence"], root
+    # with user namespaces on, sharing the host's is a finding, and this one does not
+    assert got[("5.31", "lookalike")]["result"] == "pass", got[("5.31", "lookalike")]
