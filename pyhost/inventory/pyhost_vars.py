@@ -53,6 +53,7 @@ class PyhostSettings:
     http_proxy: str | None = field(default=None, repr=False)  # may hold credentials
     https_proxy: str | None = field(default=None, repr=False)
     no_proxy: str | None = None
+    audit_min_docker_version: str | None = None
 
 
 DOCUMENTATION: dict[str, str] = {
@@ -77,6 +78,8 @@ DOCUMENTATION: dict[str, str] = {
     "pyhost_http_proxy": "HTTP proxy for apt and dockerd",
     "pyhost_https_proxy": "HTTPS proxy for apt and dockerd",
     "pyhost_no_proxy": "hosts that bypass the proxy (comma-separated)",
+    "pyhost_audit_min_docker_version": "pyhost audit: the oldest Docker version allowed on "
+    "the host, e.g. 27.0.0 (check 1.2.2)",
 }
 
 
@@ -188,4 +191,5 @@ _PARSERS = {
     "pyhost_http_proxy": _url,
     "pyhost_https_proxy": _url,
     "pyhost_no_proxy": _text,
+    "pyhost_audit_min_docker_version": _version,
 }

@@ -5,6 +5,7 @@ This is what runs on a remote host (inside the zipapp pyhost sends there), and l
 
     {"protocol": "pyhost.collect/1", "command": "ps", "include_stopped": false}
     {"protocol": "pyhost.collect/1", "command": "inspect", "target": "web-1", "pid": null}
+    {"protocol": "pyhost.collect/1", "command": "audit"}
 
 The answer is ``MARKER`` (its own line, so that nothing else a shell or sudo may print is
 taken for it) followed by one line of JSON, an envelope:
@@ -13,9 +14,10 @@ taken for it) followed by one line of JSON, an envelope:
     {"protocol": "pyhost.collect/1", "ok": false,
      "error": {"kind": "target" | "engine" | "request", "message": "...", "hint": "..."}}
 
-``result`` is the ``pyhost.ps/1`` or ``pyhost.inspect/1`` document. Expected failures (no
-such container, no engine, a bad request) are envelopes; anything else is a crash: a
-traceback on stderr and exit status 1, which the caller reports with its last line.
+``result`` is the ``pyhost.ps/1``, ``pyhost.inspect/1`` or ``pyhost.audit-facts/1``
+document. Expected failures (no such container, no engine, a bad request) are envelopes;
+anything else is a crash: a traceback on stderr and exit status 1, which the caller
+reports with its last line.
 Standard library only, and compatible with the oldest python3 the zipapp accepts.
 """
 
@@ -27,7 +29,7 @@ from typing import Any
 
 PROTOCOL = "pyhost.collect/1"
 MARKER = "\x1e" + PROTOCOL + "\n"  # ASCII record separator: never in the JSON, rare elsewhere
-COMMANDS = ("ps", "inspect")
+COMMANDS = ("ps", "inspect", "audit")
 
 
 class RequestError(ValueError):
@@ -52,7 +54,7 @@ def check_request(request: Any) -> dict[str, Any]:
     if command == "ps":
         if not isinstance(request.get("include_stopped", False), bool):
             raise RequestError("include_stopped must be true or false")
-    else:
+    elif command == "inspect":
         target, pid = request.get("target"), request.get("pid")
         if (target is None) == (pid is None):
             raise RequestError("inspect needs exactly one of target and pid")
@@ -84,6 +86,10 @@ def serve(request: Any) -> dict[str, Any]:
             from .containers import collect
 
             result = collect(include_stopped=request.get("include_stopped", False))
+        elif request["command"] == "audit":
+            from . import hostfacts
+
+            result = hostfacts.collect()
         else:
             from .inspection import TargetError, inspect_container, inspect_pid
 

@@ -1,0 +1,1 @@
+"""The built-in checks: pytest modules, one test function per CIS check."""
