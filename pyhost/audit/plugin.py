@@ -18,6 +18,7 @@ JUnit readers do not fail the build) and as ``fail`` with ``waived`` in pyhost's
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -253,7 +254,8 @@ def describe_collect_error(report: pytest.CollectReport) -> str:
     mine = [(path, line) for path, line in found if path.endswith("/" + name) or path == name]
     if mine or found:
         path, line = (mine or found)[-1]
-        where = f"{path}:{line}"
+        # pytest shows paths relative to where it runs; the user wants the file itself
+        where = f"{os.path.abspath(path)}:{line}"
     errors = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
     last = errors[-1] if errors else (text.strip().splitlines() or ["?"])[-1]
     return f"{where}: {last}"
