@@ -149,7 +149,7 @@ class SSHTarget:
 
     name: str
     address: str
-    port: int = 22
+    port: int | None = None  # None: ~/.ssh/config's Port for this host, else 22
     user: str | None = None
     key_file: str | None = None
     become_password: str | None = field(default=None, repr=False)
@@ -162,7 +162,7 @@ class SSHTarget:
         target = cls(
             name=host.name,
             address=host.ansible_host,
-            port=host.ansible_port,
+            port=host.ansible_port if host.ansible_port_given else None,
             user=host.ansible_user,
             key_file=host.ansible_ssh_private_key_file,
             become_password=host.ansible_become_password,
@@ -239,6 +239,8 @@ class SSHConnection(Connection):
         if t.key_file:
             connect_kwargs["key_filename"] = os.path.expanduser(t.key_file)
             connect_kwargs["look_for_keys"] = False
+        # Fabric reads ~/.ssh/config (and /etc/ssh/ssh_config) for this host: HostName,
+        # User, Port and IdentityFile apply where the inventory does not set them.
         conn = FabricConnection(
             host=t.address,
             user=t.user,
@@ -255,7 +257,7 @@ class SSHConnection(Connection):
             client.load_host_keys(t.known_hosts)
         policy = paramiko.AutoAddPolicy() if t.accept_new_host_key else paramiko.RejectPolicy()
         client.set_missing_host_key_policy(policy)
-        where = f"{t.address}:{t.port}"
+        where = f"{t.address}:{conn.port}"
         try:
             conn.open()
         except paramiko.BadHostKeyException as e:

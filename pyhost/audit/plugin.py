@@ -232,7 +232,7 @@ def testinfra_host(facts: HostFacts) -> Any:
     if isinstance(conn, SSHConnection):
         fabric_conn = conn._open()  # already open: the facts came over it
         t = conn.target
-        backend = ParamikoBackend(f"{t.user}@{t.address}:{t.port}")
+        backend = ParamikoBackend(f"{fabric_conn.user}@{t.address}:{fabric_conn.port}")
         # the client whose host key pyhost verified; testinfra's own would accept any key
         backend.__dict__["client"] = fabric_conn.client
         return testinfra.host.Host(backend)

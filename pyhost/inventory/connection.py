@@ -44,6 +44,7 @@ class ConnectionSettings:
     become: bool
     become_password: str | None = field(repr=False)
     connection: ConnectionType
+    port_given: bool = False  # ansible_port set: it wins over ~/.ssh/config's Port
 
 
 def parse_connection(host: str, variables: Mapping[str, object]) -> ConnectionSettings:
@@ -59,6 +60,7 @@ def parse_connection(host: str, variables: Mapping[str, object]) -> ConnectionSe
         become=_boolean(host, "ansible_become", variables.get("ansible_become", False)),
         become_password=_text(host, variables, become_var, secret=True),
         connection=_connection(host, variables.get("ansible_connection", "ssh")),
+        port_given="ansible_port" in variables,
     )
 
 

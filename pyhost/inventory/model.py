@@ -50,6 +50,11 @@ class Host:
         return self._settings.port
 
     @property
+    def ansible_port_given(self) -> bool:
+        """Whether the inventory sets ansible_port (else ~/.ssh/config may say)."""
+        return self._settings.port_given
+
+    @property
     def ansible_user(self) -> str | None:
         """The SSH user; None leaves the choice to the SSH configuration."""
         return self._settings.user

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -277,3 +278,50 @@ def test_inspect_over_an_inventory(lab: Any, fleet: Fleet) -> None:
     res = pyhost("inspect", "nope", "-i", str(fleet.inventory), *login)
     assert res.returncode == 1
     assert res.stderr.count("no container 'nope'") == len(fleet.hosts), res.stderr
+
+
+def test_ssh_config_supplies_what_the_inventory_leaves_out(
+    lab: Any, docker_ce_repo: Any, fleet: Fleet, tmp_path: Path
+) -> None:
+    """Ansible honours ~/.ssh/config; so does pyhost: a host known only by its alias there
+    (HostName, Port, User and IdentityFile all from the config) is reached."""
+    host = fleet.hosts[0]
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(
+        f"Host lab-alias\n  HostName {host.address}\n  Port {host.port}\n  User lab\n"
+        f"  IdentityFile {lab.key_file}\n"
+    )
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "hosts": {"lab-alias": {}},
+                    "vars": {"ansible_become_password": lab.sudo_password},
+                }
+            }
+        )
+    )
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyhost",
+            "ps",
+            "-i",
+            str(inv),
+            "--known-hosts",
+            str(lab.known_hosts),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "HOME": str(home)},
+    )
+    assert res.returncode == 0, res.stderr
+    [entry] = as_json(res)["hosts"]
+    assert entry["status"] == "ok", entry
+    assert entry["result"]["host"] == host.exec("hostname")[1].strip()

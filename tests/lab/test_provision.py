@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -439,3 +440,44 @@ def test_steps_run_on_a_users_own_fabric_connection(
         report = provision_host(wrapped, settings, check=True)
     assert report.status == "ok", report.error
     assert report.docker_version
+
+
+def test_a_repository_with_a_bad_signature_stops_the_host(
+    lab: Any, docker_ce_repo: Any, tmp_path: Path
+) -> None:
+    """Docker's key is right, but the repository's InRelease was altered after signing: apt
+    must refuse it, pyhost must say so in one line, and install nothing from it."""
+    repo = docker_ce_repo
+    served = repo.root / "tampered"
+    dist = served / repo.url_path.strip("/") / "dists" / repo.codename
+    dist.mkdir(parents=True)
+    try:
+        orig = repo.base / "dists" / repo.codename
+        shutil.copy(repo.key_file, served / repo.url_path.strip("/") / "gpg")
+        for name in ("Release", "Release.gpg"):
+            shutil.copy(orig / name, dist / name)
+        text = (orig / "InRelease").read_text()
+        assert "\nLabel: Docker CE\n" in text
+        (dist / "InRelease").write_text(text.replace("\nLabel: Docker CE\n", "\nLabel: Evil\n"))
+        [host] = lab.add_hosts(1)
+        try:
+            inv = inventory(tmp_path, lab, repo, [host])
+            data = yaml.safe_load(inv.read_text())
+            url = data["all"]["vars"]["pyhost_docker_repo_url"]
+            data["all"]["vars"]["pyhost_docker_repo_url"] = url.replace(
+                repo.url_path, "/tampered" + repo.url_path
+            )
+            inv.write_text(yaml.safe_dump(data))
+            code, result, _ = provision(lab, inv)
+            assert code == 1
+            error = by_host(result)[host.name]["error"]
+            assert "\n" not in error
+            assert "signature" in error.lower() or "not signed" in error, error
+            assert host.exec("dpkg-query -W docker-ce")[0] != 0  # nothing installed
+            text_run = provision_text(lab, inv)
+            assert text_run.returncode == 1
+            assert "Traceback" not in text_run.stderr
+        finally:
+            lab.remove_hosts([host])
+    finally:
+        shutil.rmtree(served, ignore_errors=True)

@@ -109,3 +109,25 @@ def test_no_throttle_and_v2_max(tmp_path: Path) -> None:
 )
 def test_driver_from_the_path_shape(path: str, driver: str | None) -> None:
     assert cgroups.driver(path) == driver
+
+
+def test_v1_controllers_are_found_in_the_mount_table(tmp_path: Path) -> None:
+    """Where each v1 hierarchy is mounted comes from mountinfo, not from a fixed path."""
+    from pyhost.inspect.collect.cgroups import ROOT, v1_dir, v1_mounts
+
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "30 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct\n"
+        "31 25 0:27 / /cgroup/memory rw,nosuid - cgroup cgroup rw,memory\n"
+        "32 25 0:28 /docker/abc /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
+        "33 25 0:29 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+    )
+    mounts = v1_mounts(str(info))
+    assert mounts["cpu"] == mounts["cpuacct"] == ("/sys/fs/cgroup/cpu,cpuacct", "/")
+    assert v1_dir("memory", "/docker/abc", ROOT, mounts) == "/cgroup/memory/docker/abc"
+    assert v1_dir("cpu", "/docker/abc", ROOT, mounts) == "/sys/fs/cgroup/cpu,cpuacct/docker/abc"
+    # a mount showing only a subtree: paths are relative to its root
+    assert v1_dir("pids", "/docker/abc", ROOT, mounts) == "/sys/fs/cgroup/pids"
+    assert v1_dir("pids", "/docker/abc/sub", ROOT, mounts) == "/sys/fs/cgroup/pids/sub"
+    # a recorded tree (root given) keeps its own layout
+    assert v1_dir("memory", "/x", "/data", mounts) == "/data/memory/x"

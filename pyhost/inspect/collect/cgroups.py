@@ -22,6 +22,36 @@ def version(mountinfo: str = "/proc/self/mountinfo") -> int:
     return 1
 
 
+def v1_mounts(mountinfo: str = "/proc/self/mountinfo") -> dict[str, tuple[str, str]]:
+    """v1 controller -> (mount point, root of the mount), read from the mount table: a
+    controller may be mounted anywhere (/cgroup/memory), co-mounted (cpu,cpuacct), or show
+    only a subtree (a mount whose root is /docker/ID)."""
+    found: dict[str, tuple[str, str]] = {}
+    try:
+        with open(mountinfo) as fh:
+            for line in fh:
+                left, _, right = line.partition(" - ")
+                fields, rfields = left.split(), right.split()
+                if len(fields) < 5 or len(rfields) < 3 or rfields[0] != "cgroup":
+                    continue
+                for option in rfields[2].split(","):
+                    name = option.removeprefix("name=")
+                    found.setdefault(name, (fields[4].replace("\\040", " "), fields[3]))
+    except OSError:
+        pass
+    return found
+
+
+def v1_dir(controller: str, path: str, root: str, mounts: dict[str, tuple[str, str]]) -> str:
+    """The directory of ``path`` (from /proc/PID/cgroup) in ``controller``'s hierarchy."""
+    if root != ROOT or controller not in mounts:  # a recorded tree, or nothing mounted
+        return f"{root}/{controller}{path}"
+    point, mount_root = mounts[controller]
+    if mount_root != "/" and (path == mount_root or path.startswith(mount_root + "/")):
+        path = path[len(mount_root) :]
+    return point + (path if path != "/" else "")
+
+
 def paths(pid: int | str, proc: str = "/proc") -> dict[str, str]:
     """Controller -> cgroup path from /proc/PID/cgroup ("" is the v2 unified hierarchy)."""
     result: dict[str, str] = {}
@@ -97,9 +127,10 @@ def limits(
         out["cpuset"] = cpuset_v2(base)
         out["io"] = io_v2(base, sysfs)
         return out
-    mem = root + "/memory" + cg.get("memory", "/")
-    cpu = root + "/cpu" + cg.get("cpu", cg.get("cpuacct", "/"))
-    pids = root + "/pids" + cg.get("pids", "/")
+    mounts = v1_mounts(f"{proc}/self/mountinfo") if root == ROOT else {}
+    mem = v1_dir("memory", cg.get("memory", "/"), root, mounts)
+    cpu = v1_dir("cpu", cg.get("cpu", cg.get("cpuacct", "/")), root, mounts)
+    pids = v1_dir("pids", cg.get("pids", "/"), root, mounts)
     out["path"] = cg.get("memory", "/")
     mem_limit = _int(_read(f"{mem}/memory.limit_in_bytes"))
     memsw = _int(_read(f"{mem}/memory.memsw.limit_in_bytes"))
@@ -126,8 +157,8 @@ def limits(
         "limit": _int(_read(f"{pids}/pids.max")),
         "current": _int(_read(f"{pids}/pids.current")),
     }
-    out["cpuset"] = cpuset_v1(root + "/cpuset" + cg.get("cpuset", "/"))
-    out["io"] = io_v1(root + "/blkio" + cg.get("blkio", "/"), sysfs)
+    out["cpuset"] = cpuset_v1(v1_dir("cpuset", cg.get("cpuset", "/"), root, mounts))
+    out["io"] = io_v1(v1_dir("blkio", cg.get("blkio", "/"), root, mounts), sysfs)
     return out
 
 
