@@ -11,7 +11,7 @@ its own, then run as root with pyhost's venv:
 
     python3 -m venv /tmp/pyinfra-venv
     /tmp/pyinfra-venv/bin/pip install -r bench/requirements-pyinfra.txt
-    .venv/bin/python bench/pyinfra_compare.py [--counts 1 5 10] [--pyinfra PATH]
+    .venv/bin/python bench/pyinfra_compare.py [--counts 1 5 10 20] [--pyinfra PATH]
 
 pyinfra runs bench/pyinfra_deploy.py (its operations: files.put, apt.update, apt.packages,
 systemd.service) as the lab user with sudo and the lab's password, verifying host keys
@@ -40,7 +40,7 @@ from labkit.hosts import Lab, LabHost
 from labkit.image import LAB_USER, ensure_base_image
 
 HERE = Path(__file__).resolve().parent
-MAX_HOSTS = 20  # per lab, both tools together
+MAX_HOSTS = 40  # per lab, both tools together
 DEFAULT_PYINFRA = "/tmp/pyinfra-venv/bin/pyinfra"
 DEPLOY = HERE / "pyinfra_deploy.py"
 INSTALL_HINT = (
