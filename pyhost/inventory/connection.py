@@ -45,6 +45,7 @@ class ConnectionSettings:
     become_password: str | None = field(repr=False)
     connection: ConnectionType
     port_given: bool = False  # ansible_port set: it wins over ~/.ssh/config's Port
+    become_given: bool = False  # ansible_become set explicitly (true or false)
 
 
 def parse_connection(host: str, variables: Mapping[str, object]) -> ConnectionSettings:
@@ -61,6 +62,7 @@ def parse_connection(host: str, variables: Mapping[str, object]) -> ConnectionSe
         become_password=_text(host, variables, become_var, secret=True),
         connection=_connection(host, variables.get("ansible_connection", "ssh")),
         port_given="ansible_port" in variables,
+        become_given="ansible_become" in variables,
     )
 
 

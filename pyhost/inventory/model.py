@@ -69,6 +69,11 @@ class Host:
         return self._settings.become
 
     @property
+    def become_refused(self) -> bool:
+        """``ansible_become: false`` written in the inventory: no sudo for this host."""
+        return self._settings.become_given and not self._settings.become
+
+    @property
     def ansible_become_password(self) -> str | None:
         """The sudo password (``ansible_become_pass`` is read too). Never print it."""
         return self._settings.become_password

@@ -31,6 +31,13 @@ def _one(
         conn = connect(host, **ssh) if host.ansible_connection == "ssh" else connect(host)
         if isinstance(conn, SSHConnection):
             conn.open()
+        if host.become_refused and not conn.is_root:
+            conn.close()
+            raise PyhostError(
+                f"{host.name}: ansible_become is false, but installing Docker needs root and "
+                "this connection is not root",
+                hint="set ansible_become: true (pyhost then uses sudo), or connect as root",
+            )
     except UnreachableError as e:
         if progress:
             progress(host.name, "unreachable")

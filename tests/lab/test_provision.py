@@ -481,3 +481,18 @@ def test_a_repository_with_a_bad_signature_stops_the_host(
             lab.remove_hosts([host])
     finally:
         shutil.rmtree(served, ignore_errors=True)
+
+
+def test_ansible_become_false_is_honoured(
+    lab: Any, docker_ce_repo: Any, hosts: list[Any], tmp_path: Path
+) -> None:
+    """Written `ansible_become: false` means no sudo: a non-root login cannot install Docker,
+    so the host fails in one line and nothing on it changes."""
+    host = hosts[3]
+    before = state_of(host)
+    inv = inventory(tmp_path, lab, docker_ce_repo, [host], ansible_become=False)
+    code, data, _ = provision(lab, inv)
+    assert code == 1
+    error = by_host(data)[host.name]["error"]
+    assert "ansible_become is false" in error and "set ansible_become: true" in error
+    assert state_of(host) == before

@@ -904,3 +904,16 @@ def test_importing_the_package_does_not_import_yaml() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "False"
+
+
+def test_become_written_false_is_a_refusal_and_unset_is_not(tmp_path: Path) -> None:
+    from pyhost.inventory import load_inventory
+
+    inv = tmp_path / "inv.yml"
+    inv.write_text(
+        "all:\n  hosts:\n    a: {ansible_become: false}\n    b: {ansible_become: true}\n    c: {}\n"
+    )
+    hosts = {h.name: h for h in load_inventory(str(inv)).select(None)}
+    assert hosts["a"].become_refused
+    assert not hosts["b"].become_refused
+    assert not hosts["c"].become_refused
