@@ -21,8 +21,6 @@ import pytest
 import yaml
 from labkit.report_formats import validate_junit, validate_sarif
 
-from pyhost.connection import SSHConnection, SSHTarget
-
 pytestmark = pytest.mark.lab
 
 MAKE_IMAGE = (
@@ -83,20 +81,6 @@ def pyhost(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]
     )
 
 
-def ssh(lab: Any, host: Any) -> SSHConnection:
-    return SSHConnection(
-        SSHTarget(
-            name=host.name,
-            address=host.address,
-            port=host.port,
-            user="lab",
-            key_file=str(lab.key_file),
-            known_hosts=str(lab.known_hosts),
-            become_password=lab.sudo_password,
-        )
-    )
-
-
 def inventory(lab: Any, repo: Any, hosts: dict[str, dict[str, Any]], path: Path) -> Path:
     data = lab.inventory_data([], repo)
     data["all"]["hosts"] = hosts
@@ -105,7 +89,7 @@ def inventory(lab: Any, repo: Any, hosts: dict[str, dict[str, Any]], path: Path)
 
 
 def start_containers(lab: Any, host: Any, containers: dict[str, str]) -> None:
-    with ssh(lab, host) as conn:
+    with lab.ssh(host) as conn:
         conn.run(MAKE_IMAGE, sudo=True, timeout=120)
         for name, flags in containers.items():
             res = conn.run(RUN.format(name=name, flags=flags), sudo=True, timeout=120, check=False)

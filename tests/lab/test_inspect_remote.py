@@ -16,8 +16,6 @@ from typing import Any
 import pytest
 import yaml
 
-from pyhost.connection import SSHConnection, SSHTarget
-
 pytestmark = pytest.mark.lab
 
 MEM_LIMIT = 32 * 1024 * 1024
@@ -72,20 +70,6 @@ def as_json(res: Any) -> dict[str, Any]:
     return data
 
 
-def ssh(lab: Any, host: Any) -> SSHConnection:
-    return SSHConnection(
-        SSHTarget(
-            name=host.name,
-            address=host.address,
-            port=host.port,
-            user="lab",
-            key_file=str(lab.key_file),
-            known_hosts=str(lab.known_hosts),
-            become_password=lab.sudo_password,
-        )
-    )
-
-
 def closed_port() -> int:
     """A port on 127.0.0.1 that nothing listens on (it was free a moment ago)."""
     with socket.socket() as s:
@@ -114,7 +98,7 @@ def fleet(
         )
         assert res.returncode == 0, f"{res.stdout[-3000:]}\n{res.stderr[-2000:]}"
         for host in hosts:
-            with ssh(lab, host) as conn:
+            with lab.ssh(host) as conn:
                 conn.run(MAKE_IMAGE, sudo=True, timeout=120)
                 for name, flags in CONTAINERS.items():
                     conn.run(

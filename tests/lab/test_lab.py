@@ -7,38 +7,23 @@ from typing import Any
 
 import pytest
 
-from pyhost.connection import SSHConnection, SSHTarget
+from pyhost.connection import SSHConnection
 from pyhost.errors import ExitStatus, HostKeyError, UnreachableError
 
 pytestmark = pytest.mark.lab
-
-
-def ssh(lab: Any, host: Any, *, user: str = "lab", **overrides: Any) -> SSHConnection:
-    target = SSHTarget(
-        name=host.name,
-        address=host.address,
-        port=host.port,
-        user=user,
-        key_file=str(lab.key_file),
-        known_hosts=str(lab.known_hosts),
-        become_password=lab.sudo_password,
-    )
-    for key, value in overrides.items():
-        setattr(target, key, value)
-    return SSHConnection(target)
 
 
 def test_every_lab_host_runs_commands_over_ssh_with_its_own_verified_key(lab: Any) -> None:
     assert len(lab.hosts) == 3
     seen_keys = set()
     for index, host in enumerate(lab.hosts, start=1):
-        with ssh(lab, host) as conn:
+        with lab.ssh(host) as conn:
             assert conn.run("hostname").stdout.strip() == f"h{index}"
             assert conn.run("id -un").stdout.strip() == "lab"
             # sudo with the become password (sent on stdin, never on the command line)
             assert conn.run("id -u", sudo=True).stdout.strip() == "0"
             assert conn.run("systemctl is-active ssh").stdout.strip() == "active"
-        with ssh(lab, host, user="root") as conn:
+        with lab.ssh(host, user="root") as conn:
             assert conn.run("id -u").stdout.strip() == "0"
         seen_keys |= {
             line.split()[2]
@@ -50,7 +35,7 @@ def test_every_lab_host_runs_commands_over_ssh_with_its_own_verified_key(lab: An
 
 
 def test_sudo_with_a_wrong_password_fails_without_showing_it(lab: Any) -> None:
-    with ssh(lab, lab.hosts[0], become_password="not-the-password") as conn:
+    with lab.ssh(lab.hosts[0], become_password="not-the-password") as conn:
         result = conn.run("id -u", sudo=True, check=False)
     assert result.exit_code != 0
     assert "not-the-password" not in result.stdout + result.stderr + result.command
@@ -60,7 +45,7 @@ def test_an_unknown_host_key_is_refused(lab: Any, tmp_path: Any) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     with pytest.raises(HostKeyError, match="not in known_hosts") as err:
-        ssh(lab, lab.hosts[0], known_hosts=str(empty)).open()
+        lab.ssh(lab.hosts[0], known_hosts=str(empty)).open()
     assert err.value.exit_status == ExitStatus.UNREACHABLE
 
 
@@ -78,7 +63,7 @@ def test_a_changed_host_key_is_refused_even_when_first_contact_is_allowed(
     path = tmp_path / "known_hosts"
     path.write_text("\n".join(forged) + "\n")
     with pytest.raises(HostKeyError, match="does not match"):
-        ssh(lab, first, known_hosts=str(path), accept_new_host_key=True).open()
+        lab.ssh(first, known_hosts=str(path), accept_new_host_key=True).open()
 
 
 def test_a_closed_port_is_unreachable(lab: Any) -> None:
@@ -89,7 +74,7 @@ def test_a_closed_port_is_unreachable(lab: Any) -> None:
         port = s.getsockname()[1]  # bound, not listening: connections are refused
         host = lab.hosts[0]
         with pytest.raises(UnreachableError, match="cannot connect"):
-            ssh(lab, host, port=port, connect_timeout=3).open()
+            lab.ssh(host, port=port, connect_timeout=3).open()
 
 
 def _configure_repo(conn: SSHConnection, lab: Any, repo: Any, key_path: str) -> None:
@@ -112,7 +97,7 @@ def test_apt_verifies_the_lab_docker_ce_repository_and_lists_every_version(
     lab: Any, docker_ce_repo: Any
 ) -> None:
     host = lab.hosts[0]
-    with ssh(lab, host) as conn:
+    with lab.ssh(host) as conn:
         key = docker_ce_repo.key_file.read_text()
         conn.run(
             "install -d -m 0755 /etc/apt/keyrings && "
@@ -137,7 +122,7 @@ def test_apt_verifies_the_lab_docker_ce_repository_and_lists_every_version(
 
 def test_apt_refuses_the_repository_signed_by_another_key(lab: Any, docker_ce_repo: Any) -> None:
     host = lab.hosts[1]
-    with ssh(lab, host) as conn:
+    with lab.ssh(host) as conn:
         # Debian's own archive key is a real key, but not the one that signed this repository
         _configure_repo(conn, lab, docker_ce_repo, "/usr/share/keyrings/debian-archive-keyring.gpg")
         update = conn.run("apt-get update 2>&1", sudo=True, check=False)
@@ -151,7 +136,7 @@ def test_apt_refuses_the_repository_signed_by_another_key(lab: Any, docker_ce_re
 def test_the_repositorys_docker_ce_really_runs_on_a_lab_host(lab: Any, docker_ce_repo: Any) -> None:
     """Install each docker-ce version from the lab repository: dockerd runs and says which."""
     host = lab.hosts[2]
-    with ssh(lab, host) as conn:
+    with lab.ssh(host) as conn:
         conn.run(
             "install -d -m 0755 /etc/apt/keyrings && cat > /etc/apt/keyrings/docker.asc",
             sudo=True,

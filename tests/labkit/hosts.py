@@ -124,6 +124,23 @@ class Lab:
             }
         }
 
+    def ssh(self, host: LabHost, *, user: str = LAB_USER, **overrides: Any) -> Any:
+        """A pyhost SSH connection to ``host`` as the lab user (key, known_hosts, sudo)."""
+        from pyhost.connection import SSHConnection, SSHTarget
+
+        target = SSHTarget(
+            name=host.name,
+            address=host.address,
+            port=host.port,
+            user=user,
+            key_file=str(self.key_file),
+            known_hosts=str(self.known_hosts),
+            become_password=self.sudo_password,
+        )
+        for key, value in overrides.items():
+            setattr(target, key, value)
+        return SSHConnection(target)
+
     def write_inventory(
         self, path: Path, hosts: list[LabHost], repo: Any, **variables: Any
     ) -> Path:
