@@ -719,3 +719,20 @@ def test_facts_are_not_changed_by_the_checks() -> None:
     before = copy.deepcopy(raw)
     audit(raw)
     assert raw == before
+
+
+def test_the_shipped_example_baseline_loads_and_names_real_checks() -> None:
+    """inventory/audit-waivers.yml is what users copy: it must load, and every check id in
+    it must be one pyhost's checks declare."""
+    import re as re_
+
+    from pyhost.audit.baseline import load_baseline
+
+    root = Path(__file__).parents[2]
+    baseline = load_baseline(str(root / "inventory" / "audit-waivers.yml"))
+    assert len(baseline.waivers) == 2
+    declared = set()
+    for module in (root / "pyhost" / "audit" / "checks").glob("test_*.py"):
+        declared |= set(re_.findall(r'@check\(\s*"([^"]+)"', module.read_text()))
+    assert declared, "no @check declarations found"
+    assert baseline.unknown_ids(dict.fromkeys(declared)) is None
