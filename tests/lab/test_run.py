@@ -908,3 +908,30 @@ def test_init_reaps_orphans(env: dict[str, str], rootfs: Path, init: bool) -> No
     # the orphaned sleep 0.2 ended: only an init that reaps removes its zombie
     assert _zombies(env, "reaper") == (0 if init else 1)
     assert pyhost(env, "rm", "-f", "reaper").returncode == 0
+
+
+def test_logs_follow_until_the_end_and_ps_all(env: dict[str, str], rootfs: Path) -> None:
+    started = pyhost(
+        env,
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "--network",
+        "none",
+        str(rootfs),
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line $i; sleep 0.3; done; exit 4",
+    )
+    assert started.returncode == 0, started.stderr
+    followed = pyhost(env, "logs", "-f", "talker", timeout=30)
+    assert followed.stdout == "line 1\nline 2\nline 3\n"  # returned once the container ended
+    rec = wait_for(lambda: (r := record(env, "talker"))["status"] == "exited" and r)
+    assert rec["exit_code"] == 4
+    running = json.loads(pyhost(env, "ps", "--json").stdout)["containers"]
+    assert "talker" not in [r["name"] for r in running]
+    every = json.loads(pyhost(env, "ps", "-a", "--json").stdout)["containers"]
+    row = next(r for r in every if r["name"] == "talker")
+    assert (row["runtime"], row["state"], row["pid"]) == ("pyhost", "exited", None)
+    assert pyhost(env, "rm", "talker").returncode == 0
