@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from .fs import read_text as _read
+
+TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
+if TYPE_CHECKING:
+    from typing import Any
 
 ROOT = "/sys/fs/cgroup"
 V1_UNLIMITED = 1 << 62  # v1 reports "no limit" as a huge page-rounded number near 2**63

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-from typing import Any
 
 from . import cgroups, namespaces, security
 from .engine import Engine, EngineUnavailable
+
+TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA = "pyhost.ps/1"
 

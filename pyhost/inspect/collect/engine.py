@@ -13,7 +13,10 @@ import json
 import os
 import socket
 import urllib.parse
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 

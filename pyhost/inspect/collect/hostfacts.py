@@ -17,10 +17,13 @@ import json
 import os
 import socket
 import stat
-from typing import Any
 
 from . import cgroups, mountinfo, namespaces, security, storage
 from .engine import Engine, EngineUnavailable
+
+TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA = "pyhost.audit-facts/1"
 DEFAULT_DAEMON_JSON = "/etc/docker/daemon.json"

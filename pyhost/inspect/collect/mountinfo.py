@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 
 _OCTAL = re.compile(r"\\([0-7]{3})")
 
@@ -14,18 +13,57 @@ def unescape(text: str) -> str:
     return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), text)
 
 
-@dataclass(frozen=True)
 class Mount:
-    mount_id: int
-    parent_id: int
-    dev: str  # "major:minor"
-    root: str  # the path inside the source filesystem that is mounted
-    point: str  # where it is mounted, as the process sees it
-    options: tuple[str, ...]
-    optional: tuple[str, ...]  # shared:N master:N propagate_from:N unbindable
-    fstype: str
-    source: str
-    super_options: tuple[str, ...]
+    """One line of mountinfo (a plain class: see inspection.Context)."""
+
+    __slots__ = (
+        "dev",
+        "fstype",
+        "mount_id",
+        "optional",
+        "options",
+        "parent_id",
+        "point",
+        "root",
+        "source",
+        "super_options",
+    )
+
+    def __init__(
+        self,
+        mount_id: int,
+        parent_id: int,
+        dev: str,  # "major:minor"
+        root: str,  # the path inside the source filesystem that is mounted
+        point: str,  # where it is mounted, as the process sees it
+        options: tuple[str, ...],
+        optional: tuple[str, ...],  # shared:N master:N propagate_from:N unbindable
+        fstype: str,
+        source: str,
+        super_options: tuple[str, ...],
+    ) -> None:
+        self.mount_id = mount_id
+        self.parent_id = parent_id
+        self.dev = dev
+        self.root = root
+        self.point = point
+        self.options = options
+        self.optional = optional
+        self.fstype = fstype
+        self.source = source
+        self.super_options = super_options
+
+    def _key(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mount) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Mount({self.mount_id}, {self.point!r}, {self.fstype!r})"
 
     @property
     def readonly(self) -> bool:

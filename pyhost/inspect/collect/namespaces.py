@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
+if TYPE_CHECKING:
+    from typing import Any
 
 NS_TYPES = ("mnt", "uts", "ipc", "pid", "net", "user", "cgroup", "time")
 

@@ -16,9 +16,12 @@ import ipaddress
 import os
 import socket
 import struct
-from typing import Any
 
 from .fs import read_text as _read
+
+TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
+if TYPE_CHECKING:
+    from typing import Any
 
 SIOCETHTOOL = 0x8946
 ETHTOOL_GDRVINFO = 0x00000003

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 from . import storage
+
+TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA = "pyhost.offline/1"
 

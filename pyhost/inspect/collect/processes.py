@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import proctable
 from .proctable import Proc
+
+TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_PROCESSES = 500
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 
 from .namespaces import NS_TYPES, ns_ids
 
@@ -17,14 +16,29 @@ from .namespaces import NS_TYPES, ns_ids
 _CONTAINER_ID = re.compile(r"docker[-/]([0-9a-f]{64})")
 
 
-@dataclass
 class Proc:
-    pid: int
-    ppid: int
-    comm: str
-    start: int  # clock ticks after boot (field 22 of /proc/PID/stat)
-    ns: dict[str, tuple[int, int] | None] = field(default_factory=dict)
-    container_ids: tuple[str, ...] = ()  # from the cgroup path, outermost first
+    """One process of the table (a plain class: see inspection.Context)."""
+
+    __slots__ = ("comm", "container_ids", "ns", "pid", "ppid", "start")
+
+    def __init__(
+        self,
+        pid: int,
+        ppid: int,
+        comm: str,
+        start: int,  # clock ticks after boot (field 22 of /proc/PID/stat)
+        ns: dict[str, tuple[int, int] | None] | None = None,
+        container_ids: tuple[str, ...] = (),  # from the cgroup path, outermost first
+    ) -> None:
+        self.pid = pid
+        self.ppid = ppid
+        self.comm = comm
+        self.start = start
+        self.ns: dict[str, tuple[int, int] | None] = ns if ns is not None else {}
+        self.container_ids = container_ids
+
+    def __repr__(self) -> str:
+        return f"Proc({self.pid}, {self.ppid}, {self.comm!r})"
 
     def container(self, known: set[str] | dict[str, str]) -> str | None:
         """The innermost container id of this process that the engine knows, if any."""

@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
+if TYPE_CHECKING:
+    from typing import Any
 
 PROTOCOL = "pyhost.collect/1"
 MARKER = "\x1e" + PROTOCOL + "\n"  # ASCII record separator: never in the JSON, rare elsewhere

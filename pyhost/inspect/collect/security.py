@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from . import mountinfo
 from .capnames import CAP_NAMES, DEFAULT_CAPS
+
+TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def status(pid: int | str, proc: str = "/proc") -> dict[str, str]:
