@@ -571,6 +571,14 @@ def test_tty_is_a_terminal_inside(env: dict[str, str], rootfs: Path) -> None:
     assert "/dev/pts/0" in output  # a pty of the container's own devpts instance
     code, output = _on_a_terminal(env, "run", "--rm", "--network", "none", str(rootfs), "tty")
     assert "not a tty" in output
+    started = pyhost(
+        env, "run", "-d", "--name", "termtarget", "--network", "none", str(rootfs), "sleep", "60"
+    )
+    assert started.returncode == 0, started.stderr
+    code, output = _on_a_terminal(env, "exec", "-t", "termtarget", "sh", "-c", "tty; exit 6")
+    assert code == 6
+    assert "/dev/pts/0" in output  # exec's pty comes from the container's devpts too
+    assert pyhost(env, "rm", "-f", "termtarget").returncode == 0
 
 
 def test_inspect_reports_a_pyhost_container(env: dict[str, str], rootfs: Path) -> None:
