@@ -251,6 +251,17 @@ def components(sec: dict[str, Any]) -> list[RenderableType]:
     cli = sec["docker_cli"]
     runtime = sec["runtime"]
     chain = " <- ".join(f"{c['pid']} {c['comm']}" for c in sec["chain"])
+    if runtime["name"] == "pyhost":  # pyhost run: no Docker in the chain
+        supervisor = f"pid {runtime['pid']}" if runtime["pid"] else "gone"
+        return [
+            _pairs(
+                [
+                    ("runtime", f"pyhost run, its supervisor {supervisor}"),
+                    ("process", _component(sec["process"])),
+                    ("ppid chain", chain or "-"),
+                ]
+            )
+        ]
     return [
         _pairs(
             [

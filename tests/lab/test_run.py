@@ -611,6 +611,13 @@ def test_inspect_reports_a_pyhost_container(env: dict[str, str], rootfs: Path) -
     assert report["security"]["cap_eff"] == DOCKER_DEFAULT_CAPS
     assert report["security"]["caps_added"] == []
     assert report["network"]["mode"] == "none"
+    components = report["components"]
+    assert components["runtime"] == {
+        "name": "pyhost",
+        "version": None,
+        "pid": rec["supervisor_pid"],
+    }
+    assert components["dockerd"] is None and components["shim"] is None
     verdicts = {t: v["shared_with_host"] for t, v in report["namespaces"]["types"].items()}
     assert not any(verdicts[t] for t in ("mnt", "uts", "ipc", "pid", "net"))
     assert pyhost(env, "rm", "-f", "seen").returncode == 0

@@ -387,15 +387,24 @@ def read_processes(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_components(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
-    return components.section(
+    own = ctx.config is not None and "pyhost" in ctx.config
+    out = components.section(
         _live_pid(ctx),
         ctx.table,
         host_pidns=ctx.host_ns.get("pid"),
         version=ctx.version,
-        container=ctx.config is not None and "pyhost" not in ctx.config,
+        container=ctx.config is not None and not own,
         proc=ctx.proc,
         cli=ctx.cli,
     )
+    if own and ctx.config is not None:
+        # `pyhost run`'s chain: the pyhost supervisor -> the container's process; this
+        # machine's dockerd and containerd have nothing to do with it
+        supervisor = int(ctx.config["pyhost"].get("supervisor_pid") or 0)
+        described = components.describe(ctx.table.get(supervisor), ctx.proc)
+        out.update(docker_cli=None, dockerd=None, containerd=None, shim=None)
+        out["runtime"] = {"name": "pyhost", "version": None, "pid": described and supervisor}
+    return out
 
 
 READERS: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {
