@@ -401,8 +401,14 @@ def _supervise(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) ->
     try:
         started = _start(st, spec, image, bridge, (stdin, 1, 2), theirs)
         if ours is not None:
-            master = launch.receive_console(ours)
-            ours = None
+            sock, ours = ours, None  # receive_console closes it
+            try:
+                master = launch.receive_console(sock)
+            except BaseException:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(started.pid, signal.SIGKILL)
+                _release(st, exit_code=launch.exit_code(os.waitpid(started.waiter, 0)[1]))
+                raise
             launch.copy_window_size(0, master)
     finally:
         for fd in (stdin if stdin != 0 else None, theirs, ours):
