@@ -26,14 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from labkit.aptrepo import build_docker_ce_repo
 from labkit.engine import ensure_engine
-from labkit.hosts import Lab
+from labkit.hosts import MAKE_SLEEP_IMAGE, Lab
 from labkit.image import ensure_base_image
 
 MAX_HOSTS = 12
 SETUP = (
-    "cd / && tar -ch usr/bin/sleep usr/bin/true "
-    "$(ldd /usr/bin/sleep | grep -o '/[^ ]*' | sed 's|^/||' | sort -u) "
-    "| docker import - lab/sleep >/dev/null && "
+    f"{MAKE_SLEEP_IMAGE} >/dev/null && "
     "docker run -d --name mem32 --memory 32m lab/sleep /usr/bin/sleep 3600 >/dev/null && "
     "docker run -d --name hostnet --network host lab/sleep /usr/bin/sleep 3600 >/dev/null"
 )

@@ -9,7 +9,6 @@ from pyhost.cli.common import (
     HelpFormatter,
     add_forks_argument,
     add_host_key_arguments,
-    become_password,
     selected_hosts,
 )
 from pyhost.errors import ExitStatus, UsageError
@@ -124,8 +123,7 @@ def execute(args: argparse.Namespace) -> ExitStatus:
     import tempfile
 
     from pyhost.audit.runner import run_audit
-    from pyhost.cli.common import check_ssh_files
-    from pyhost.inspect.remote import SSHOptions
+    from pyhost.cli.common import check_ssh_files, ssh_options
 
     wanted = _reports(args)
     check_ssh_files(args)
@@ -144,12 +142,7 @@ def execute(args: argparse.Namespace) -> ExitStatus:
         shard_text = f"{k}/{n}"
         if not hosts:
             print(f"pyhost: note: shard {shard_text} has no hosts", file=sys.stderr)
-    options = SSHOptions(
-        known_hosts=args.known_hosts,
-        accept_new_host_keys=args.accept_new_host_keys,
-        key_file=args.ssh_key,
-        become_password=become_password(args),
-    )
+    options = ssh_options(args)
     junit_paths = [path for fmt, path in wanted if fmt == "junit"]
     with tempfile.TemporaryDirectory(prefix="pyhost-audit-") as tmp:
         junit = os.path.join(tmp, "junit.xml") if junit_paths else None

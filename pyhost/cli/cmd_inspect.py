@@ -9,10 +9,10 @@ from pyhost.cli.common import (
     add_forks_argument,
     add_json_argument,
     add_remote_host_arguments,
-    become_password,
-    check_ssh_files,
+    print_fleet_errors,
     remote_target,
     selected_hosts,
+    ssh_options,
 )
 from pyhost.errors import ExitStatus, PyhostError, UsageError
 
@@ -101,14 +101,8 @@ def _fleet(args: argparse.Namespace) -> ExitStatus:
 
     if args.host is not None or args.pid is not None or not args.container:
         raise UsageError("with -i INVENTORY give one CONTAINER (and neither -H nor --pid)")
-    check_ssh_files(args)
+    options = ssh_options(args)
     hosts = selected_hosts(args)
-    options = remote.SSHOptions(
-        known_hosts=args.known_hosts,
-        accept_new_host_keys=args.accept_new_host_keys,
-        key_file=args.ssh_key,
-        become_password=become_password(args),
-    )
     request = make_request("inspect", target=args.container, pid=None)
     outcomes = remote.collect_fleet(hosts, request, forks=args.forks, options=options)
     if args.json:
@@ -123,12 +117,8 @@ def _fleet(args: argparse.Namespace) -> ExitStatus:
             if outcome.result is not None:
                 print(f"== {outcome.host}")
                 print_inspect(outcome.result)
-        for outcome in outcomes:
-            if outcome.error is not None:
-                text = outcome.error
-                if outcome.host not in text:
-                    text = f"{outcome.host}: {text}"
-                print(f"pyhost: error: {text}", file=sys.stderr)
+        sys.stdout.flush()
+        print_fleet_errors(outcomes)
     return remote.fleet_exit(outcomes)
 
 

@@ -9,10 +9,10 @@ from pyhost.cli.common import (
     add_forks_argument,
     add_json_argument,
     add_remote_host_arguments,
-    become_password,
-    check_ssh_files,
+    print_fleet_errors,
     remote_target,
     selected_hosts,
+    ssh_options,
 )
 from pyhost.errors import ExitStatus, UsageError
 
@@ -110,14 +110,8 @@ def _fleet(args: argparse.Namespace) -> ExitStatus:
     """``-i``: every selected host at once; one table per host, or ``pyhost.ps-fleet/1``."""
     from pyhost.inspect import remote
 
-    check_ssh_files(args)
+    options = ssh_options(args)
     hosts = selected_hosts(args)
-    options = remote.SSHOptions(
-        known_hosts=args.known_hosts,
-        accept_new_host_keys=args.accept_new_host_keys,
-        key_file=args.ssh_key,
-        become_password=become_password(args),
-    )
     outcomes = remote.collect_fleet(hosts, _request(args), forks=args.forks, options=options)
     if args.json:
         import json
@@ -165,12 +159,4 @@ def _show_fleet(outcomes: list[HostOutcome]) -> None:
         console.print(f"[bold]{escape(outcome.host)}[/]{shown}")
         _show(outcome.result, json_output=False, host=outcome.host)
     sys.stdout.flush()
-    for outcome in outcomes:
-        if outcome.error is not None:
-            # connection errors already start with the host's name; the others name it
-            text = (
-                outcome.error
-                if outcome.host in outcome.error
-                else f"{outcome.host}: {outcome.error}"
-            )
-            print(f"pyhost: error: {text}", file=sys.stderr)
+    print_fleet_errors(outcomes)

@@ -7,7 +7,10 @@ import argparse
 TYPE_CHECKING = False  # typing costs ~5 ms of every start
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pyhost.connection import SSHTarget
+    from pyhost.inspect.remote import HostOutcome, SSHOptions
     from pyhost.inventory import Host
 
 
@@ -143,6 +146,32 @@ def remote_target(args: argparse.Namespace) -> SSHTarget:
         known_hosts=args.known_hosts,
         accept_new_host_key=args.accept_new_host_keys,
     )
+
+
+def ssh_options(args: argparse.Namespace) -> SSHOptions:
+    """The SSH settings a fleet command (-i) applies to hosts that do not set their own."""
+    from pyhost.inspect.remote import SSHOptions
+
+    check_ssh_files(args)
+    return SSHOptions(
+        known_hosts=args.known_hosts,
+        accept_new_host_keys=args.accept_new_host_keys,
+        key_file=args.ssh_key,
+        become_password=become_password(args),
+    )
+
+
+def print_fleet_errors(outcomes: Sequence[HostOutcome]) -> None:
+    """One ``pyhost: error:`` line per host that failed or was unreachable, naming it."""
+    import sys
+
+    for outcome in outcomes:
+        if outcome.error is not None:
+            # connection errors already start with the host's name; the others name it
+            text = outcome.error
+            if outcome.host not in text:
+                text = f"{outcome.host}: {text}"
+            print(f"pyhost: error: {text}", file=sys.stderr)
 
 
 def become_password(args: argparse.Namespace) -> str | None:

@@ -19,15 +19,11 @@ from typing import Any
 
 import pytest
 import yaml
+from labkit.hosts import MAKE_SLEEP_IMAGE
 from labkit.report_formats import validate_junit, validate_sarif
 
 pytestmark = pytest.mark.lab
 
-MAKE_IMAGE = (
-    "cd / && tar -ch usr/bin/sleep usr/bin/true "
-    "$(ldd /usr/bin/sleep | grep -o '/[^ ]*' | sed 's|^/||' | sort -u) "
-    "| docker import - lab/sleep"
-)
 RUN = "docker run -d --name {name} {flags} lab/sleep /usr/bin/sleep 3600"
 GOOD_CONTAINERS = {
     "hardened": "--memory 32m --cpus 0.5 --pids-limit 50 --read-only --user 1000 "
@@ -90,7 +86,7 @@ def inventory(lab: Any, repo: Any, hosts: dict[str, dict[str, Any]], path: Path)
 
 def start_containers(lab: Any, host: Any, containers: dict[str, str]) -> None:
     with lab.ssh(host) as conn:
-        conn.run(MAKE_IMAGE, sudo=True, timeout=120)
+        conn.run(MAKE_SLEEP_IMAGE, sudo=True, timeout=120)
         for name, flags in containers.items():
             res = conn.run(RUN.format(name=name, flags=flags), sudo=True, timeout=120, check=False)
             if not res.ok and flags == "--privileged":

@@ -15,16 +15,11 @@ from typing import Any
 
 import pytest
 import yaml
+from labkit.hosts import MAKE_SLEEP_IMAGE
 
 pytestmark = pytest.mark.lab
 
 MEM_LIMIT = 32 * 1024 * 1024
-# An image made on the host from its own binaries: nothing is pulled from anywhere.
-MAKE_IMAGE = (
-    "cd / && tar -ch usr/bin/sleep usr/bin/true "
-    "$(ldd /usr/bin/sleep | grep -o '/[^ ]*' | sed 's|^/||' | sort -u) "
-    "| docker import - lab/sleep"
-)
 CONTAINERS = {
     "mem32": "--memory 32m",
     "hostnet": "--network host",
@@ -99,7 +94,7 @@ def fleet(
         assert res.returncode == 0, f"{res.stdout[-3000:]}\n{res.stderr[-2000:]}"
         for host in hosts:
             with lab.ssh(host) as conn:
-                conn.run(MAKE_IMAGE, sudo=True, timeout=120)
+                conn.run(MAKE_SLEEP_IMAGE, sudo=True, timeout=120)
                 for name, flags in CONTAINERS.items():
                     conn.run(
                         f"docker run -d --name {name} {flags} lab/sleep /usr/bin/sleep 3600",

@@ -25,6 +25,15 @@ REPO_NAME = "repo.lab"
 REPO_PORT = 8080
 
 
+# A `lab/sleep` image made inside a lab host from its own sleep and true binaries and
+# their libraries (Docker installed there): nothing is pulled from anywhere.
+MAKE_SLEEP_IMAGE = (
+    "cd / && tar -ch usr/bin/sleep usr/bin/true "
+    "$(ldd /usr/bin/sleep | grep -o '/[^ ]*' | sed 's|^/||' | sort -u) "
+    "| docker import - lab/sleep"
+)
+
+
 @dataclass
 class LabHost:
     name: str
