@@ -96,20 +96,14 @@ def build_spec(args: argparse.Namespace) -> Any:
             hint="as a normal user pyhost run always uses a user namespace; as root it uses none",
         )
     network = args.network or ("none" if rootless else "bridge")
+    limits = spec.parse_limits(
+        args.memory, args.memory_swap, args.cpus, args.cpu_shares, args.cpuset_cpus, args.pids_limit
+    )
     if rootless:
         why = None
         if network == "bridge" or args.publish:
             why = "--network bridge and -p need root (use --network none or host)"
-        elif any(
-            (
-                args.memory,
-                args.memory_swap,
-                args.cpus,
-                args.cpu_shares,
-                args.cpuset_cpus,
-                args.pids_limit,
-            )
-        ):
+        elif limits.to_json():
             why = "resource limits need root: a rootless container gets no cgroup of its own"
         if why:
             raise RunUsageError(f"rootless run: {why}", hint="or run pyhost as root")
@@ -145,14 +139,7 @@ def build_spec(args: argparse.Namespace) -> Any:
         mounts=[spec.parse_volume(v) for v in args.volume]
         + [spec.parse_tmpfs(t) for t in args.tmpfs],
         read_only=args.read_only,
-        limits=spec.parse_limits(
-            args.memory,
-            args.memory_swap,
-            args.cpus,
-            args.cpu_shares,
-            args.cpuset_cpus,
-            args.pids_limit,
-        ),
+        limits=limits,
         network=network,
         ports=[spec.parse_port(p) for p in args.publish],
         caps=capabilities.resolve(args.cap_add, args.cap_drop),
