@@ -31,7 +31,7 @@ INFO_URI = "https://www.cisecurity.org/benchmark/docker"
 SEVERITY_SCORE = {"high": "8.0", "medium": "5.0", "low": "3.0", "info": "0.0"}
 
 
-def exit_status(results: Iterable[Result], hosts: Iterable[dict[str, Any]]) -> ExitStatus:
+def exit_status(results: Iterable[Result], hosts: Iterable[dict[str, Any]]) -> int:
     """1 for a failure or an error on a host that answered (not waived); else 4 when a host
     could not be reached; else 0."""
     hosts = list(hosts)

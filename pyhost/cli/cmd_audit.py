@@ -11,7 +11,7 @@ from pyhost.cli.common import (
     add_host_key_arguments,
     selected_hosts,
 )
-from pyhost.errors import ExitStatus, UsageError
+from pyhost.errors import UsageError
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every start
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def _reports(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     return wanted
 
 
-def execute(args: argparse.Namespace) -> ExitStatus:
+def execute(args: argparse.Namespace) -> int:
     if args.inventory == "merge":
         return _merge(args)
     if args.files:
@@ -160,7 +160,7 @@ def execute(args: argparse.Namespace) -> ExitStatus:
             print(run.pytest_output, file=sys.stderr)
         junit_text = open(junit).read() if junit else None  # noqa: SIM115
     _write(run.document, wanted, junit_text=junit_text, show_passed=args.all)
-    return ExitStatus(run.document["exit_status"])
+    return int(run.document["exit_status"])
 
 
 def _write(
@@ -201,7 +201,7 @@ def _write(
                 raise UsageError(f"cannot write {path}: {e.strerror or e}") from e
 
 
-def _merge(args: argparse.Namespace) -> ExitStatus:
+def _merge(args: argparse.Namespace) -> int:
     import json
 
     from pyhost.audit import report
@@ -219,4 +219,4 @@ def _merge(args: argparse.Namespace) -> ExitStatus:
             raise UsageError(f"{path}: not JSON ({e})") from e
     doc = report.merge(docs)
     _write(doc, _reports(args), show_passed=args.all)
-    return ExitStatus(doc["exit_status"])
+    return int(doc["exit_status"])

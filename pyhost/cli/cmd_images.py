@@ -80,7 +80,7 @@ def rows(images: list[Image]) -> list[tuple[str, str, str, str, str]]:
     return out
 
 
-def execute(args: argparse.Namespace) -> ExitStatus:
+def execute(args: argparse.Namespace) -> int:
     images = open_store().images()
     if args.json:
         import json

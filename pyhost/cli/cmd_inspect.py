@@ -70,7 +70,7 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(execute=execute)
 
 
-def execute(args: argparse.Namespace) -> ExitStatus:
+def execute(args: argparse.Namespace) -> int:
     if args.root is not None:
         return _offline(args)
     if args.inventory is not None:
@@ -91,7 +91,7 @@ def execute(args: argparse.Namespace) -> ExitStatus:
     return ExitStatus.OK
 
 
-def _fleet(args: argparse.Namespace) -> ExitStatus:
+def _fleet(args: argparse.Namespace) -> int:
     """``-i``: CONTAINER on every selected host at once; one report per host, or
     ``pyhost.inspect-fleet/1``."""
     import sys
@@ -122,7 +122,7 @@ def _fleet(args: argparse.Namespace) -> ExitStatus:
     return remote.fleet_exit(outcomes)
 
 
-def _offline(args: argparse.Namespace) -> ExitStatus:
+def _offline(args: argparse.Namespace) -> int:
     """``--root DIR``: a disk copy, read without any daemon."""
     from pyhost.inspect.collect.inspection import TargetError, inspect_offline
     from pyhost.inspect.collect.offline import OfflineError, overview

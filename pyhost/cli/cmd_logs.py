@@ -26,7 +26,7 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(execute=execute)
 
 
-def execute(args: argparse.Namespace) -> ExitStatus:
+def execute(args: argparse.Namespace) -> int:
     from pyhost.runtime import containers
 
     containers.logs(args.container, follow=args.follow)

@@ -14,7 +14,7 @@ from pyhost.cli.common import (
     positive_int,
     selected_hosts,
 )
-from pyhost.errors import ExitStatus, UsageError
+from pyhost.errors import UsageError
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every start
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(execute=execute)
 
 
-def execute(args: argparse.Namespace) -> ExitStatus:
+def execute(args: argparse.Namespace) -> int:
     if args.purge and args.state != "absent":
         raise UsageError("--purge goes with --state absent", hint="add --state absent")
     hosts = selected_hosts(args)

@@ -24,7 +24,7 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(execute=execute)
 
 
-def execute(args: argparse.Namespace) -> ExitStatus:
+def execute(args: argparse.Namespace) -> int:
     from pyhost.runtime import containers
 
     removed = containers.prune()

@@ -72,7 +72,7 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(execute=execute)
 
 
-def execute(args: argparse.Namespace) -> ExitStatus:
+def execute(args: argparse.Namespace) -> int:
     if args.host is not None and args.inventory is not None:
         raise UsageError("give -H HOST or -i INVENTORY, not both")
     if args.limit is not None and args.inventory is None:
@@ -93,7 +93,7 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
     return make_request("ps", include_stopped=args.all)
 
 
-def _one_host(args: argparse.Namespace) -> ExitStatus:
+def _one_host(args: argparse.Namespace) -> int:
     """``-H``: the plain ``pyhost.ps/1`` document of that host, as a local run prints it."""
     from pyhost.connection import SSHConnection
     from pyhost.inspect import remote
@@ -106,7 +106,7 @@ def _one_host(args: argparse.Namespace) -> ExitStatus:
     return ExitStatus.OK
 
 
-def _fleet(args: argparse.Namespace) -> ExitStatus:
+def _fleet(args: argparse.Namespace) -> int:
     """``-i``: every selected host at once; one table per host, or ``pyhost.ps-fleet/1``."""
     from pyhost.inspect import remote
 

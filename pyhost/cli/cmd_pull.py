@@ -48,7 +48,7 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(execute=execute)
 
 
-def execute(args: argparse.Namespace) -> ExitStatus:
+def execute(args: argparse.Namespace) -> int:
     image = open_store().pull(
         args.ref, platform=args.platform, insecure=args.insecure_registry, timeout=args.timeout
     )

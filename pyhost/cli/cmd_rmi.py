@@ -36,7 +36,7 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(execute=execute)
 
 
-def execute(args: argparse.Namespace) -> ExitStatus:
+def execute(args: argparse.Namespace) -> int:
     from pyhost.runtime.containers import image_in_use
 
     store = open_store()

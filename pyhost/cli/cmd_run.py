@@ -10,7 +10,6 @@ import argparse
 import os
 
 from pyhost.cli.common import HelpFormatter
-from pyhost.errors import ExitStatus
 
 TYPE_CHECKING = False  # typing costs ~5 ms of every `pyhost run`
 if TYPE_CHECKING:
@@ -153,7 +152,7 @@ def build_spec(args: argparse.Namespace) -> Any:
     )
 
 
-def execute(args: argparse.Namespace) -> ExitStatus | int:
+def execute(args: argparse.Namespace) -> int:
     spec = build_spec(args)
     from pyhost.runtime import containers
 

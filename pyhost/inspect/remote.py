@@ -376,7 +376,7 @@ def collect_fleet(
         return [future.result() for future in futures]
 
 
-def fleet_exit(outcomes: Sequence[HostOutcome]) -> ExitStatus:
+def fleet_exit(outcomes: Sequence[HostOutcome]) -> int:
     """1 when a host failed, else 4 when one was unreachable, else 0 (as provision)."""
     if any(o.status == "failed" for o in outcomes):
         return ExitStatus.FAILURE

@@ -100,7 +100,7 @@ def provision_fleet(
     return reports
 
 
-def exit_status(reports: Sequence[HostReport]) -> ExitStatus:
+def exit_status(reports: Sequence[HostReport]) -> int:
     """1 when a host failed (or was skipped after failures), else 4 when one was
     unreachable, else 0."""
     if any(r.status in ("failed", "skipped") for r in reports):
