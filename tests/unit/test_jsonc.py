@@ -12,7 +12,7 @@ import pytest
 from pyhost.inspect.collect import jsonc
 
 DOCS = [
-    {"a": [1, 2.5, None, True, False, "é☃\n\"\\\t\x00"], "b": {"c": {}}},
+    {"a": [1, 2.5, None, True, False, 'é☃\n"\\\t\x00'], "b": {"c": {}}},
     [],
     {},
     "",
