@@ -28,13 +28,17 @@ IMAGE = "pyhost-bench/busybox:latest"
 
 
 def busybox_rootfs(root: Path) -> None:
-    (root / "bin").mkdir(parents=True)
-    (root / "etc").mkdir()
+    """A small image laid out as base images are: the mount points (/proc, /dev, /sys) and
+    the /etc files a runtime binds over (hosts, hostname, resolv.conf) are there already."""
+    for sub in ("bin", "etc", "proc", "dev", "sys", "tmp", "root"):
+        (root / sub).mkdir(parents=True)
     shutil.copy2("/bin/busybox", root / "bin" / "busybox")
     for applet in ("sh", "true", "echo"):
         os.symlink("busybox", root / "bin" / applet)
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
     (root / "etc" / "group").write_text("root:x:0:\n")
+    for name in ("hosts", "hostname", "resolv.conf"):
+        (root / "etc" / name).write_text("")
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:

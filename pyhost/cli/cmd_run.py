@@ -6,14 +6,15 @@ hosts that may have none of them, and its start-up time is measured.
 
 from __future__ import annotations
 
-import argparse
 import os
 
-from pyhost.cli.common import HelpFormatter
+from pyhost.cli.fastargs import APPEND, FLAG, Option, Positional, add_to_parser
 
 TYPE_CHECKING = False  # typing costs ~5 ms of every `pyhost run`
 if TYPE_CHECKING:
     from typing import Any
+
+    from pyhost.cli.fastargs import Namespace
 
 EXAMPLES = """\
 examples:
@@ -28,7 +29,69 @@ is not found, 2 for a bad flag. Nothing is left behind in any of these cases.
 """
 
 
+OPTIONS = (
+    Option("--name", default="", help="the container's name"),
+    Option("--rm", kind=FLAG, help="remove the container when it exits"),
+    Option("-d", "--detach", kind=FLAG, help="run in the background"),
+    Option("-i", "--interactive", kind=FLAG, help="keep stdin open"),
+    Option("-t", "--tty", kind=FLAG, help="give the container a terminal"),
+    Option("-e", "--env", kind=APPEND, metavar="KEY[=VALUE]"),
+    Option("--env-file", kind=APPEND, metavar="FILE"),
+    Option("-w", "--workdir", default="", metavar="DIR"),
+    Option("-u", "--user", default="", metavar="USER[:GROUP]"),
+    Option("--hostname", default=""),
+    Option("--entrypoint", metavar="CMD"),
+    Option("-v", "--volume", kind=APPEND, metavar="HOST:CTR[:ro]"),
+    Option("--tmpfs", kind=APPEND, metavar="CTR[:OPTIONS]"),
+    Option("--read-only", kind=FLAG, help="mount the root read-only"),
+    Option("-m", "--memory", metavar="SIZE", help="memory limit, e.g. 64m", group="resources"),
+    Option(
+        "--memory-swap",
+        metavar="SIZE",
+        help="memory + swap; -1 = unlimited swap",
+        group="resources",
+    ),
+    Option("--cpus", metavar="N", help="CPU quota in CPUs, e.g. 0.5", group="resources"),
+    Option(
+        "-c", "--cpu-shares", type=int, metavar="N", help="relative CPU weight", group="resources"
+    ),
+    Option("--cpuset-cpus", metavar="LIST", help="CPUs allowed, e.g. 0-1", group="resources"),
+    Option(
+        "--pids-limit",
+        type=int,
+        metavar="N",
+        help="maximum number of processes",
+        group="resources",
+    ),
+    Option(
+        "--network",
+        "--net",
+        choices=("bridge", "host", "none"),
+        help="bridge as root (Docker's default); none when rootless",
+        group="network",
+    ),
+    Option("-p", "--publish", kind=APPEND, metavar="[IP:]HOST:CTR[/PROTO]", group="network"),
+    Option("--cap-add", kind=APPEND, metavar="CAP", group="security"),
+    Option("--cap-drop", kind=APPEND, metavar="CAP", group="security"),
+    Option(
+        "--security-opt",
+        kind=APPEND,
+        metavar="OPT",
+        help="no-new-privileges, seccomp=unconfined",
+        group="security",
+    ),
+    Option("--init", kind=FLAG, help="run an init that reaps zombies as PID 1", group="security"),
+    Option("--userns", metavar="MODE", hidden=True, group="security"),
+)
+POSITIONALS = (
+    Positional("image", metavar="IMAGE", help="an image, or a rootfs directory"),
+    Positional("cmd", metavar="CMD", help="command and args", remainder=True),
+)
+
+
 def add_parser(subparsers: Any) -> None:
+    from pyhost.cli.common import HelpFormatter
+
     p = subparsers.add_parser(
         "run",
         help="run a container with Docker's isolation, without Docker",
@@ -37,54 +100,11 @@ def add_parser(subparsers: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    p.add_argument("--name", default="", help="the container's name")
-    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
-    p.add_argument("-d", "--detach", action="store_true", help="run in the background")
-    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
-    p.add_argument("-t", "--tty", action="store_true", help="give the container a terminal")
-    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY[=VALUE]")
-    p.add_argument("--env-file", action="append", default=[], metavar="FILE")
-    p.add_argument("-w", "--workdir", default="", metavar="DIR")
-    p.add_argument("-u", "--user", default="", metavar="USER[:GROUP]")
-    p.add_argument("--hostname", default="")
-    p.add_argument("--entrypoint", default=None, metavar="CMD")
-    p.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]")
-    p.add_argument("--tmpfs", action="append", default=[], metavar="CTR[:OPTIONS]")
-    p.add_argument("--read-only", action="store_true", help="mount the root read-only")
-    g = p.add_argument_group("resources")
-    g.add_argument("-m", "--memory", metavar="SIZE", help="memory limit, e.g. 64m")
-    g.add_argument("--memory-swap", metavar="SIZE", help="memory + swap; -1 = unlimited swap")
-    g.add_argument("--cpus", metavar="N", help="CPU quota in CPUs, e.g. 0.5")
-    g.add_argument("-c", "--cpu-shares", type=int, metavar="N", help="relative CPU weight")
-    g.add_argument("--cpuset-cpus", metavar="LIST", help="CPUs allowed, e.g. 0-1")
-    g.add_argument("--pids-limit", type=int, metavar="N", help="maximum number of processes")
-    n = p.add_argument_group("network")
-    n.add_argument(
-        "--network",
-        "--net",
-        default=None,
-        choices=("bridge", "host", "none"),
-        help="bridge as root (Docker's default); none when rootless",
-    )
-    n.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOST:CTR[/PROTO]")
-    s = p.add_argument_group("security")
-    s.add_argument("--cap-add", action="append", default=[], metavar="CAP")
-    s.add_argument("--cap-drop", action="append", default=[], metavar="CAP")
-    s.add_argument(
-        "--security-opt",
-        action="append",
-        default=[],
-        metavar="OPT",
-        help="no-new-privileges, seccomp=unconfined",
-    )
-    s.add_argument("--init", action="store_true", help="run an init that reaps zombies as PID 1")
-    s.add_argument("--userns", default=None, metavar="MODE", help=argparse.SUPPRESS)
-    p.add_argument("image", metavar="IMAGE", help="an image, or a rootfs directory")
-    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="command and args")
+    add_to_parser(p, OPTIONS, POSITIONALS)
     p.set_defaults(execute=execute)
 
 
-def build_spec(args: argparse.Namespace) -> Any:
+def build_spec(args: Namespace) -> Any:
     from pyhost.runtime import capabilities, spec
     from pyhost.runtime.errors import RunUsageError
 
@@ -152,7 +172,11 @@ def build_spec(args: argparse.Namespace) -> Any:
     )
 
 
-def execute(args: argparse.Namespace) -> int:
+def execute(args: Namespace) -> int:
+    if os.geteuid() == 0:
+        from pyhost.runtime import cgroups
+
+        cgroups.start_grace_period()  # first: it overlaps the imports below
     spec = build_spec(args)
     from pyhost.runtime import containers
 

@@ -7,13 +7,12 @@ mounted. Containers live in ``pyhost/<id>`` under each root.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import signal
 import time
 
 from pyhost.runtime.errors import RunError
+from pyhost.runtime.stdlite import signal, suppress
 
 CGROUP2_MAGIC = 0x63677270
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer", "blkio")
@@ -79,8 +78,13 @@ class Cgroup:
         return cls(int(str(data.get("version", 1))), dict(paths) if isinstance(paths, dict) else {})
 
 
+_cgroup_mounts: list[tuple[str, str, str]] = []  # read once per process (start-up time)
+
+
 def _mounts() -> list[tuple[str, str, str]]:
     """(mount point, fstype, super options) of every cgroup mount."""
+    if _cgroup_mounts:
+        return _cgroup_mounts
     found = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -90,6 +94,7 @@ def _mounts() -> list[tuple[str, str, str]]:
             if len(fields) > 4 and len(rfields) > 2 and rfields[0] in ("cgroup", "cgroup2"):
                 point = fields[4].replace("\\040", " ")
                 found.append((point, rfields[0], rfields[2]))
+    _cgroup_mounts[:] = found
     return found
 
 
@@ -220,6 +225,94 @@ def _copy_cpuset(source: str, dest: str) -> None:
             _write(f"{dest}/{name}", _read(f"{source}/{name}"))
 
 
+# The keep-alive of start_grace_period: a move every few ms for at most this long.
+_KEEP_OPEN_S = 0.12
+_KEEP_OPEN_EVERY_S = 0.003
+_moved = [False]  # set once the container is in its cgroup: the thread may stop
+
+
+def start_grace_period() -> None:
+    """Pay the wait of the container's cgroup move while pyhost is still importing.
+
+    Moving a task between cgroups takes the kernel's cgroup_threadgroup_rwsem for writing;
+    when no move happened lately that first waits for an RCU grace period (7-12 ms here,
+    measured), holding cgroup_mutex (so cgroup mkdirs wait too), and further moves stay quick
+    until about one grace period after the last one. A thread therefore "moves" this process
+    into the cgroup it is already in (a no-op for the process) right away, while the main
+    thread imports and prepares, and repeats that every few ms until the container has
+    moved (at most 120 ms), so the container's own move takes ~1 ms instead of ~11.
+    Where this process cannot write its own cgroup, nothing happens.
+    """
+    if version() == 2:
+        procs = _own_procs("/sys/fs/cgroup", "")
+    else:
+        root = v1_roots().get("pids")
+        procs = _own_procs(root, "pids") if root else None
+    if procs is None:
+        return
+    _moved[0] = False
+    import _thread  # the C module behind threading, which costs a few ms to import
+    import sys
+
+    # The thread needs the GIL to reach its first system call; at the default 5 ms switch
+    # interval it would wait that long behind the imports. It puts the interval back.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0002)
+    # Signals must never land on this thread: one the supervisor holds back during start-up
+    # (launch.block_forwarded) would otherwise take its default action, ending pyhost. The
+    # thread inherits this mask.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    try:
+        _thread.start_new_thread(_keep_moves_quick, (procs, interval))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def grace_period_used() -> None:
+    """The container is in its cgroup: start_grace_period's thread may stop."""
+    _moved[0] = True
+
+
+def _keep_moves_quick(procs: str, interval: float) -> None:
+    import sys
+
+    sys.setswitchinterval(interval)
+    try:
+        fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    pid = str(os.getpid()).encode()
+    deadline = time.monotonic() + _KEEP_OPEN_S
+    try:
+        os.write(fd, pid)  # the wait for the grace period happens here, off the main thread
+        while not _moved[0] and time.monotonic() < deadline:
+            time.sleep(_KEEP_OPEN_EVERY_S)
+            os.write(fd, pid)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _own_procs(root: str, controller: str) -> str | None:
+    own = _own_cgroup(controller)
+    return None if own is None else f"{root}{own.rstrip('/')}/cgroup.procs"
+
+
+def _own_cgroup(controller: str) -> str | None:
+    """This process's cgroup in the hierarchy of ``controller`` ("" = the v2 one)."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == controller or (controller and controller in controllers.split(",")):
+            return path
+    return None
+
+
 def join(cg: Cgroup, pid: int) -> None:
     """Move ``pid`` into every directory of the container's cgroup."""
     for path in cg.paths.values():
@@ -246,7 +339,7 @@ def oom_killed(cg: Cgroup) -> bool:
 
 def pids(cg: Cgroup) -> list[int]:
     for path in cg.paths.values():
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             return [int(p) for p in _read(f"{path}/cgroup.procs").split()]
     return []
 
@@ -273,10 +366,10 @@ def remove(cg: Cgroup, *, timeout: float = 5.0) -> list[str]:
 
 def _kill_all(path: str, version: int) -> None:
     if version == 2 and os.path.exists(f"{path}/cgroup.kill"):
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             _write(f"{path}/cgroup.kill", "1")
             return
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         for pid in _read(f"{path}/cgroup.procs").split():
-            with contextlib.suppress(ProcessLookupError):
+            with suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)

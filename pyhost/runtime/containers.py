@@ -9,18 +9,16 @@ rules, and with ``--rm`` the record and the writable layer) when the container e
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import re
-import signal
 import sys
 import time
 
+from pyhost.inspect.collect import jsonc
 from pyhost.runtime import cgroups, launch, rootfs, state
 from pyhost.runtime.errors import RunError, RunUsageError
-from pyhost.runtime.spec import NAME_PATTERN, merge_env
+from pyhost.runtime.spec import NAME_HINT, merge_env, valid_name
 from pyhost.runtime.state import ContainerState
+from pyhost.runtime.stdlite import remove_tree, signal, suppress
 
 TYPE_CHECKING = False  # typing costs ~5 ms of every `pyhost run`
 if TYPE_CHECKING:
@@ -67,21 +65,32 @@ def resolve_image(ref: str) -> ImageInfo:
         if not os.path.isdir(path):
             raise RunUsageError(f"rootfs directory {ref} does not exist")
         return ImageInfo(ref=path, id="", layers=[path])
-    from pyhost.runtime.images import ImageStore, default_store_root
+    from pyhost.runtime.images import catalog
 
-    image = ImageStore(default_store_root()).resolve(ref)
-    cfg = image.config
+    root = catalog.store_root()
+    names = catalog.read_names(root)
+    image_id = catalog.exact_name(names, ref)
+    if image_id is None:  # an id, a digest, a docker.io/ form, or no such image
+        from pathlib import Path
+
+        from pyhost.runtime.images import ImageStore
+
+        image_id = ImageStore(Path(root)).resolve(ref).id
+    doc = catalog.read_image(root, image_id)
+    diff_ids = catalog.diff_ids_of(doc)
+    cfg = catalog.ImageConfig.from_json(doc.get("config") or {})
+    own_names = sorted(n for n, i in names.items() if i == image_id)
     return ImageInfo(
-        ref=image.names[0] if image.names else image.id[:19],
-        id=image.id,
-        layers=[str(p) for p in image.layers],
+        ref=own_names[0] if own_names else image_id[:19],
+        id=image_id,
+        layers=[os.path.join(catalog.layer_dir(root, d), "diff") for d in diff_ids],
         env=list(cfg.env),
         cmd=list(cfg.cmd) if cfg.cmd is not None else None,
         entrypoint=list(cfg.entrypoint) if cfg.entrypoint is not None else None,
         workdir=cfg.working_dir,
         user=cfg.user,
         stop_signal=cfg.stop_signal,
-        overlay_form=image.overlay_ready,
+        overlay_form=catalog.overlay_ready(root, diff_ids),
     )
 
 
@@ -160,10 +169,8 @@ def create(spec: Spec, image: ImageInfo) -> tuple[ContainerState, Any]:
     with state.locked():
         existing = state.all_states()
         if spec.name:
-            if not re.match(NAME_PATTERN, spec.name):
-                raise RunUsageError(
-                    f"invalid container name {spec.name!r}", hint="[a-zA-Z0-9][a-zA-Z0-9_.-]+"
-                )
+            if not valid_name(spec.name):
+                raise RunUsageError(f"invalid container name {spec.name!r}", hint=NAME_HINT)
             if any(s.name == spec.name for s in existing):
                 raise RunUsageError(
                     f'the container name "{spec.name}" is already in use',
@@ -269,7 +276,7 @@ def _plan(
     os.makedirs(bundle, mode=0o700, exist_ok=True)
     for sub in ("upper", "work", "merged") if use_overlay else ("merged",):
         # upper's mode becomes the container's / : 0755, like every image's root
-        with contextlib.suppress(FileExistsError):
+        with suppress(FileExistsError):
             os.mkdir(os.path.join(bundle, sub), 0o700 if sub == "work" else 0o755)
     if not use_overlay:
         _materialize(image, merged)
@@ -382,7 +389,9 @@ def _start(
             bridge.prepare()
         launch.block_forwarded()
         started = launch.spawn(plan, bridge)
+        cgroups.grace_period_used()
     except BaseException:
+        cgroups.grace_period_used()
         launch.unblock_forwarded()
         _release(st, exit_code=None, discard=True)
         raise
@@ -405,7 +414,7 @@ def _supervise(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) ->
             try:
                 master = launch.receive_console(sock)
             except BaseException:
-                with contextlib.suppress(ProcessLookupError):
+                with suppress(ProcessLookupError):
                     os.kill(started.pid, signal.SIGKILL)
                 _release(st, exit_code=launch.exit_code(os.waitpid(started.waiter, 0)[1]))
                 raise
@@ -460,7 +469,7 @@ def _detach(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) -> in
             except BaseException as e:
                 message = e.one_line() if hasattr(e, "one_line") else str(e)
                 status = int(getattr(e, "exit_status", 125))
-                os.write(report_w, json.dumps({"code": status, "message": message}).encode())
+                os.write(report_w, jsonc.dumps({"code": status, "message": message}).encode())
                 os._exit(status)
             os.close(log)
             os.write(report_w, b"{}")
@@ -476,7 +485,7 @@ def _detach(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) -> in
     os.close(report_w)
     with os.fdopen(report_r, "rb") as f:
         report = f.read()
-    data = json.loads(report or b'{"code": 125, "message": "the supervisor died while starting"}')
+    data = jsonc.loads(report or b'{"code": 125, "message": "the supervisor died while starting"}')
     if data:
         from pyhost.runtime.errors import CommandNotExecutable, CommandNotFound
 
@@ -504,7 +513,7 @@ def _release(st: ContainerState, *, exit_code: int | None, discard: bool = False
             for s in state.all_states()
             if s.id != st.id and s.status == "running" and s.network.get("mode") == "bridge"
         ]
-        with contextlib.suppress(RunError):
+        with suppress(RunError):
             bridge = network.Bridge(current.id, current.network.get("address", ""))
             bridge.release(last=not others)
     current.status = "exited"
@@ -529,7 +538,7 @@ def _reap(pid: int, timeout: float = 5.0) -> int | None:
         if done:
             return launch.exit_code(status)
         if time.monotonic() > deadline:
-            with contextlib.suppress(ProcessLookupError):
+            with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             return launch.exit_code(os.waitpid(pid, 0)[1])
         time.sleep(0.005)
@@ -540,8 +549,10 @@ def _signal_number(name: str | int) -> int:
         return int(name)
     text = str(name).upper()
     text = text if text.startswith("SIG") else f"SIG{text}"
+    import signal as signals  # its enum is the name table (kill/stop only, not run)
+
     try:
-        return int(signal.Signals[text])
+        return int(signals.Signals[text])
     except KeyError:
         raise RunUsageError(f"unknown signal {name!r}", hint="e.g. TERM, KILL, HUP or 9") from None
 
@@ -556,7 +567,7 @@ def kill(ref: str, sig: str | int = "KILL") -> ContainerState:
     st = state.find(ref)
     if not _running(st):
         raise RunUsageError(f"container {st.name} is not running")
-    with contextlib.suppress(ProcessLookupError):
+    with suppress(ProcessLookupError):
         os.kill(st.pid, number)
     return st
 
@@ -567,11 +578,11 @@ def stop(ref: str, timeout: float = STOP_TIMEOUT) -> ContainerState:
     st = state.find(ref)
     if not _running(st):
         return st
-    with contextlib.suppress(ProcessLookupError):
+    with suppress(ProcessLookupError):
         os.kill(st.pid, _signal_number(st.stop_signal or "SIGTERM"))
     if _wait_gone(st.pid, timeout):
         return state.wait_exited(st, 10.0)
-    with contextlib.suppress(ProcessLookupError):
+    with suppress(ProcessLookupError):
         os.kill(st.pid, signal.SIGKILL)
     _wait_gone(st.pid, 10.0)
     return state.wait_exited(st, 10.0)
@@ -605,7 +616,7 @@ def remove(ref: str, *, force: bool = False) -> ContainerState:
                 f"container {st.name} is running",
                 hint=f"stop it first, or use `pyhost rm -f {st.name}`",
             )
-        with contextlib.suppress(ProcessLookupError):
+        with suppress(ProcessLookupError):
             os.kill(st.pid, signal.SIGKILL)
         _wait_gone(st.pid, 10.0)
         st = state.wait_exited(st, 10.0)
@@ -662,7 +673,7 @@ def prune() -> list[str]:
     if os.path.isdir(bundles):
         for name in os.listdir(bundles):
             if name not in known:
-                state.remove_tree(os.path.join(bundles, name))
+                remove_tree(os.path.join(bundles, name))
                 removed.append(name)
     for path in _cgroup_dirs():
         if os.path.basename(path) not in known:
@@ -678,7 +689,7 @@ def _cgroup_dirs() -> list[str]:
     found = []
     for root in roots:
         parent = os.path.join(root, "pyhost")
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             found += [
                 os.path.join(parent, n)
                 for n in os.listdir(parent)

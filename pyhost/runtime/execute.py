@@ -7,12 +7,12 @@ is no more privileged than the container itself.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 
 from pyhost.runtime import cgroups, launch, linux, state
 from pyhost.runtime.errors import RunError, RunUsageError
+from pyhost.runtime.stdlite import suppress
 
 # joined in this order; mnt last (it changes what /proc paths mean), pid applies to children
 NAMESPACES = (
@@ -121,6 +121,6 @@ def _joiner(plan: launch.Plan, fds: list[tuple[int, int]], err_w: int) -> None:
         _, status = os.waitpid(child, 0)
         os._exit(launch.exit_code(status))
     except BaseException as e:
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             os.write(err_w, json.dumps({"code": 125, "message": f"exec failed: {e}"}).encode())
         os._exit(125)

@@ -9,21 +9,20 @@ read means the command is running; otherwise the supervisor gets the exit code (
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import signal
 import struct
 import sys
 
+from pyhost.inspect.collect import jsonc
 from pyhost.runtime import capabilities, linux, rootfs, users
 from pyhost.runtime import seccomp as seccomp_filter
 from pyhost.runtime.errors import CommandNotExecutable, CommandNotFound, RunError
+from pyhost.runtime.stdlite import signal, suppress
 
 TYPE_CHECKING = False  # typing costs ~5 ms of every `pyhost run`
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from typing import Any
 
     from pyhost.runtime.cgroups import Cgroup
     from pyhost.runtime.spec import Mount
@@ -167,12 +166,12 @@ def spawn(plan: Plan, hooks: Hooks | None = None) -> Started:
         report = read_all(err_r)
     finally:
         for fd in (err_r, up_r, go_w):
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 os.close(fd)
     if report:
         os.waitpid(started.waiter, 0)
         try:
-            data = json.loads(report)
+            data = jsonc.loads(report)
             code, message = int(data["code"]), str(data["message"])
         except (ValueError, KeyError, TypeError):
             code, message = 125, report.decode(errors="replace")
@@ -279,8 +278,8 @@ def read_all(fd: int) -> bytes:
 
 
 def _fail(err_w: int, code: int, message: str) -> None:
-    with contextlib.suppress(OSError):
-        os.write(err_w, json.dumps({"code": code, "message": message}).encode())
+    with suppress(OSError):
+        os.write(err_w, jsonc.dumps({"code": code, "message": message}).encode())
     os._exit(code)
 
 
@@ -360,7 +359,7 @@ def copy_window_size(source: int, target: int) -> None:
     import fcntl
     import termios
 
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         size = fcntl.ioctl(source, termios.TIOCGWINSZ, b"\0" * 8)
         fcntl.ioctl(target, termios.TIOCSWINSZ, size)
 
@@ -515,7 +514,7 @@ def _stdio(plan: Plan) -> None:
         if source != target:
             os.dup2(source, target)
     for fd in {plan.stdin, plan.stdout, plan.stderr} - {0, 1, 2}:
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             os.close(fd)
 
 
@@ -559,7 +558,7 @@ def _drop_privileges(plan: Plan, identity: users.Identity) -> None:
     for bit in range(capabilities.last_cap() + 1):
         if not keep & (1 << bit):
             linux.prctl(linux.PR_CAPBSET_DROP, bit)
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL)
     if plan.seccomp and seccomp_filter.supported():
         # installed while CAP_SYS_ADMIN is still held, so no_new_privs is not required
@@ -603,7 +602,7 @@ def _run_init(plan: Plan, path: str, err_w: int) -> None:
     os.closerange(3, 1 << 16)
 
     def forward(sig: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):
+        with suppress(ProcessLookupError):
             os.kill(child, sig)
 
     for sig in FORWARDED:
@@ -628,19 +627,22 @@ def unblock_forwarded() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
 
 
-@contextlib.contextmanager
-def forwarding(pid: int) -> Iterator[None]:
+class forwarding:
     """While inside: the supervisor's signals go to the container's PID 1."""
 
-    def forward(sig: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.previous: dict[int, Any] = {}
 
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
+    def _forward(self, sig: int, _frame: object) -> None:
+        with suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+
+    def __enter__(self) -> None:
+        self.previous = {sig: signal.signal(sig, self._forward) for sig in FORWARDED}
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, handler in self.previous.items():
             signal.signal(sig, handler)
 
 
@@ -648,6 +650,9 @@ def watch(
     pid: int, master: int | None = None, interactive: bool = False, waiter: int | None = None
 ) -> int:
     """Forward signals (and a terminal) to the container; return its exit code."""
+    import gc
+
+    gc.enable()  # off during start-up (pyhost.cli.main.run); this process may live long
     with forwarding(pid):
         unblock_forwarded()
         if master is not None:

@@ -7,9 +7,7 @@ away with the namespace, even when the supervisor is killed.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import glob
 import os
 import stat
 
@@ -25,6 +23,7 @@ from pyhost.runtime.linux import (
     MS_REC,
     MS_REMOUNT,
 )
+from pyhost.runtime.stdlite import suppress
 
 MASKED = (
     "/proc/acpi",
@@ -40,7 +39,8 @@ MASKED = (
     "/sys/devices/virtual/powercap",
     "/sys/firmware",
 )
-MASKED_GLOBS = ("/sys/devices/system/cpu/cpu*/thermal_throttle",)
+# and /sys/devices/system/cpu/cpu*/thermal_throttle, listed by hand: glob would import re
+MASKED_PER_CPU = ("/sys/devices/system/cpu", "cpu", "thermal_throttle")
 READ_ONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 DEVICES = (  # name, major, minor
     ("null", 1, 3),
@@ -266,14 +266,15 @@ def pivot(root: str) -> None:
 def mask_paths() -> None:
     """Docker's masked paths (after pivot_root, inside the container's view)."""
     paths = list(MASKED)
-    for pattern in MASKED_GLOBS:
-        paths.extend(glob.glob(pattern))
+    base, prefix, leaf = MASKED_PER_CPU
+    with suppress(OSError):
+        paths.extend(f"{base}/{n}/{leaf}" for n in sorted(os.listdir(base)) if n.startswith(prefix))
     for path in paths:
         try:
             st = os.stat(path)
         except OSError:
             continue
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             if stat.S_ISDIR(st.st_mode):
                 linux.mount("tmpfs", path, "tmpfs", MS_RDONLY)
             else:
@@ -281,7 +282,7 @@ def mask_paths() -> None:
     for path in READ_ONLY:
         if not os.path.exists(path):
             continue
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             linux.mount(path, path, None, MS_BIND | MS_REC)
             flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | _locked(path)
             linux.mount(None, path, None, flags)

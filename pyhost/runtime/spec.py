@@ -7,13 +7,23 @@ and leaves nothing behind.
 from __future__ import annotations
 
 import os
-import re
 
 from pyhost.runtime.cgroups import Limits
 from pyhost.runtime.errors import RunUsageError
 
-NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"
+# Docker's container names: [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}, checked without re (whose
+# import is a measurable part of `pyhost run`'s start-up); re is imported only by the parsers
+# of options that need it (sizes, cpusets, tmpfs options).
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_NAME_CHARS = _ALNUM | frozenset("_.-")
+NAME_HINT = "[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}"
 CPUSET_PATTERN = r"^\d+(-\d+)?(,\d+(-\d+)?)*$"
+
+
+def valid_name(name: str) -> bool:
+    return 0 < len(name) <= 128 and name[0] in _ALNUM and all(c in _NAME_CHARS for c in name)
+
+
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's floor: below it the runtime itself cannot start
 NETWORK_MODES = ("bridge", "host", "none")
@@ -100,6 +110,8 @@ class Spec:
 
 
 def parse_size(text: str, what: str) -> int:
+    import re
+
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)b?\s*", text.lower())
     if not m:
         raise RunUsageError(
@@ -140,6 +152,8 @@ def parse_limits(
     if cpu_shares is not None and not 2 <= cpu_shares <= 262144:
         raise RunUsageError("--cpu-shares must be between 2 and 262144")
     if cpuset is not None:
+        import re
+
         if not re.match(CPUSET_PATTERN, cpuset):
             raise RunUsageError(f"invalid --cpuset-cpus {cpuset!r}", hint="e.g. 0-1 or 0,2")
         top = max(int(n) for n in re.split(r"[-,]", cpuset))
@@ -174,6 +188,8 @@ def parse_tmpfs(text: str) -> Mount:
     target, _, options = text.partition(":")
     if not target.startswith("/") or target == "/":
         raise RunUsageError(f"--tmpfs {text!r}: the target must be an absolute path other than /")
+    import re
+
     allowed = re.compile(r"^(size=\d+[kmg]?|mode=[0-7]{3,4}|ro|rw|noexec|exec|nosuid|suid|nodev)$")
     for opt in filter(None, options.split(",")):
         if not allowed.match(opt):

@@ -9,14 +9,13 @@ A record names the supervisor by pid and start time, so a record whose superviso
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import json
 import os
 import time
-from collections.abc import Iterator
 
+from pyhost.inspect.collect import jsonc
 from pyhost.runtime.errors import NoSuchContainer, RunUsageError
+from pyhost.runtime.stdlite import remove_tree
 
 TYPE_CHECKING = False  # typing costs ~5 ms of every `pyhost run`
 if TYPE_CHECKING:
@@ -136,7 +135,7 @@ class ContainerState:
         tmp = os.path.join(self.dir, f".state.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump(self.to_json(), f)
+            jsonc.dump(self.to_json(), f)
         os.replace(tmp, os.path.join(self.dir, "state.json"))
 
     def supervisor_alive(self) -> bool:
@@ -163,7 +162,7 @@ def load(container_id: str) -> ContainerState | None:
     path = os.path.join(containers_dir(), container_id, "state.json")
     try:
         with open(path) as f:
-            data = json.load(f)
+            data = jsonc.load(f)
     except (OSError, ValueError):
         return None
     return ContainerState(**{k: v for k, v in data.items() if k in _DEFAULTS})
@@ -201,17 +200,21 @@ def find(ref: str) -> ContainerState:
     raise NoSuchContainer(f"no such container: {ref}", hint=hint)
 
 
-@contextlib.contextmanager
-def locked() -> Iterator[None]:
-    """One pyhost at a time changes names, addresses and ports."""
-    root = state_root()
-    os.makedirs(root, mode=0o700, exist_ok=True)
-    fd = os.open(os.path.join(root, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+class locked:
+    """One pyhost at a time changes names, addresses and ports (an exclusive flock)."""
+
+    def __enter__(self) -> None:
+        root = state_root()
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        self.fd = os.open(os.path.join(root, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        os.close(self.fd)
 
 
 def new_id() -> str:
@@ -223,26 +226,6 @@ def remove_files(st: ContainerState) -> None:
     if st.bundle:
         remove_tree(st.bundle)
     remove_tree(st.dir)
-
-
-def remove_tree(path: str, _depth: int = 0) -> None:
-    """rmtree that also empties directories without permissions: overlayfs leaves mode-0
-    ``work/work`` (and ``work/work/incompat/volatile``) behind, and a rootless caller cannot
-    enter them until it gives itself the permission back."""
-    import shutil
-
-    def unlock(_function: object, name: str, _exc: object) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(name), 0o700)
-        with contextlib.suppress(OSError):
-            if os.path.isdir(name) and not os.path.islink(name):
-                os.chmod(name, 0o700)
-                if _depth < 32:
-                    remove_tree(name, _depth + 1)
-            else:
-                os.unlink(name)
-
-    shutil.rmtree(path, onerror=unlock)
 
 
 def wait_exited(st: ContainerState, timeout: float) -> ContainerState:

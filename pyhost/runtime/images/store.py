@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from pyhost.runtime.images import catalog
+from pyhost.runtime.images.catalog import ImageConfig
 from pyhost.runtime.images.errors import ImageError, ImageInUse, ImageNotFound, short_digest
 from pyhost.runtime.images.layout import OVERLAY, TARFORM, Limits
 from pyhost.runtime.images.refs import DIGEST, name_from_file, normalize_name, parse_reference
@@ -37,55 +39,6 @@ if TYPE_CHECKING:
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _HEX = re.compile(r"[0-9a-f]{64}")
-
-
-class ImageConfig:
-    """The run settings of an image (its config JSON's ``config`` object).
-
-    Plain classes here and for `Image`: dataclasses would cost `pyhost run` ~13 ms.
-    """
-
-    def __init__(
-        self,
-        *,
-        env: tuple[str, ...],
-        cmd: tuple[str, ...] | None,
-        entrypoint: tuple[str, ...] | None,
-        working_dir: str,
-        user: str,
-        labels: dict[str, str],
-        exposed_ports: tuple[str, ...],
-        stop_signal: str | None,
-    ) -> None:
-        self.env = env
-        self.cmd = cmd
-        self.entrypoint = entrypoint
-        self.working_dir = working_dir
-        self.user = user
-        self.labels = labels
-        self.exposed_ports = exposed_ports
-        self.stop_signal = stop_signal
-
-    @classmethod
-    def from_json(cls, config: dict[str, Any]) -> ImageConfig:
-        def strings(value: Any) -> tuple[str, ...] | None:
-            if value is None:
-                return None
-            if isinstance(value, str):  # docker accepts a string; it means ["/bin/sh","-c",s]
-                return ("/bin/sh", "-c", value)
-            return tuple(str(v) for v in value)
-
-        labels = config.get("Labels") or {}
-        return cls(
-            env=tuple(str(e) for e in config.get("Env") or ()),
-            cmd=strings(config.get("Cmd")),
-            entrypoint=strings(config.get("Entrypoint")),
-            working_dir=str(config.get("WorkingDir") or ""),
-            user=str(config.get("User") or ""),
-            labels={str(k): str(v) for k, v in labels.items()},
-            exposed_ports=tuple(sorted(str(p) for p in config.get("ExposedPorts") or {})),
-            stop_signal=config.get("StopSignal") or None,
-        )
 
 
 class Image:
@@ -143,17 +96,10 @@ class Image:
 
 def default_store_root() -> Path:
     """``$PYHOST_DATA_ROOT``, else /var/lib/pyhost as root, else $XDG_DATA_HOME/pyhost."""
-    env = os.environ.get("PYHOST_DATA_ROOT")
-    if env:
-        return Path(env)
-    if os.geteuid() == 0:
-        return Path("/var/lib/pyhost")
-    xdg = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local/share")
-    return Path(xdg) / "pyhost"
+    return Path(catalog.store_root())
 
 
-def _hex(digest: str) -> str:
-    return digest.removeprefix("sha256:")
+_hex = catalog.hex_of
 
 
 class ImageStore:
@@ -215,16 +161,7 @@ class ImageStore:
             os.close(fd)  # releases the lock
 
     def _read_names(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.names_file.read_bytes())
-        except FileNotFoundError:
-            return {}
-        except ValueError as e:
-            raise ImageError(f"{self.names_file} is not valid JSON ({e})") from e
-        names = data.get("names") if isinstance(data, dict) else None
-        if not isinstance(names, dict):
-            raise ImageError(f"{self.names_file} has no names mapping")
-        return {str(k): str(v) for k, v in names.items()}
+        return catalog.read_names(str(self.root))
 
     def _write_names(self, names: dict[str, str]) -> None:
         body = json.dumps({"schema": 1, "names": dict(sorted(names.items()))}, indent=1) + "\n"
@@ -239,14 +176,7 @@ class ImageStore:
         return (self.layer_dir(diff_id) / "meta.json").is_file()
 
     def layer_meta(self, diff_id: str) -> dict[str, Any]:
-        try:
-            meta = json.loads((self.layer_dir(diff_id) / "meta.json").read_bytes())
-        except (OSError, ValueError) as e:
-            raise ImageError(
-                f"layer {short_digest(diff_id)} is missing from the store {self.root}",
-                hint="load or pull the image again",
-            ) from e
-        return meta if isinstance(meta, dict) else {}
+        return catalog.layer_meta(str(self.root), diff_id)
 
     def _unpack(self, source: LayerSource, expected: str | None) -> str:
         """Unpack one layer unless it is there already; return its diff_id."""
@@ -426,12 +356,8 @@ class ImageStore:
         ]
 
     def _image(self, image_id: str, names: dict[str, str]) -> Image:
-        path = self.images_dir / f"{_hex(image_id)}.json"
-        try:
-            doc = json.loads(path.read_bytes())
-        except (OSError, ValueError) as e:
-            raise ImageError(f"image {short_digest(image_id)}: cannot read {path} ({e})") from e
-        diff_ids = tuple((doc.get("rootfs") or {}).get("diff_ids") or ())
+        doc = catalog.read_image(str(self.root), image_id)
+        diff_ids = catalog.diff_ids_of(doc)
         metas = [self.layer_meta(d) for d in diff_ids]
         config = ImageConfig.from_json(doc.get("config") or {})
         return Image(

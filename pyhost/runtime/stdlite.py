@@ -1,0 +1,97 @@
+"""Light stand-ins for standard-library pieces on `pyhost run`'s start-up path.
+
+`pyhost run` is held to a start-up budget (bench/run_bench.py; the issue's target is 3x a bare
+interpreter). On a small machine these imports cost more than a whole container set-up:
+contextlib ~6 ms (it imports collections and functools), signal ~10 ms (it builds enums),
+shutil ~20 ms (it imports bz2, lzma and fnmatch/re). What the runtime needs of them is small
+and written here once.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal
+    from types import TracebackType
+else:
+    import _signal as signal  # the C module behind `signal`: same functions, ints for enums
+
+__all__ = ["remove_tree", "signal", "suppress"]
+
+
+class suppress:
+    """``contextlib.suppress``: leave the block quietly on one of ``exceptions``."""
+
+    def __init__(self, *exceptions: type[BaseException]) -> None:
+        self.exceptions = exceptions
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        return kind is not None and issubclass(kind, self.exceptions)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def remove_tree(path: str) -> None:
+    """``shutil.rmtree(path)`` done through directory descriptors, as shutil's own safe
+    variant is: a symlink inside is removed, never followed, whatever the tree's owner did to
+    it. Directories without permissions (overlayfs leaves a mode-0 ``work/work`` behind, which
+    a rootless caller cannot enter) are given the permission back first. Best effort, as the
+    clean-up it serves: what cannot be removed (a busy mount point) stays, and a missing
+    ``path`` is not an error."""
+    parent, name = os.path.split(os.path.abspath(path))
+    try:
+        parent_fd = os.open(parent, _DIR_FLAGS)
+    except FileNotFoundError:
+        return
+    try:
+        _remove_entry(parent_fd, name, 0)
+    except OSError:
+        pass
+    finally:
+        os.close(parent_fd)
+
+
+def _remove_entry(dir_fd: int, name: str, depth: int) -> None:
+    try:
+        mode = os.lstat(name, dir_fd=dir_fd).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(mode):
+        os.unlink(name, dir_fd=dir_fd)
+        return
+    if depth > 256:
+        raise OSError(f"{name}: directory tree deeper than 256 levels")
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except PermissionError:
+        os.chmod(name, 0o700, dir_fd=dir_fd)
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    try:
+        with os.scandir(fd) as entries:
+            names = [entry.name for entry in entries]
+        for child in names:
+            try:
+                _remove_entry(fd, child, depth + 1)
+            except PermissionError:
+                try:
+                    os.fchmod(fd, 0o700)  # a rootless caller's own mode-0 directory
+                    _remove_entry(fd, child, depth + 1)
+                except OSError:
+                    pass
+            except OSError:
+                pass  # the rmdir below says whether the directory could be emptied
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=dir_fd)
