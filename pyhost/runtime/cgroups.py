@@ -14,6 +14,10 @@ import time
 from pyhost.runtime.errors import RunError
 from pyhost.runtime.stdlite import signal, suppress
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 CGROUP2_MAGIC = 0x63677270
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer", "blkio")
 V2_CONTROLLERS = ("cpu", "cpuset", "memory", "pids", "io")
@@ -252,20 +256,20 @@ def start_grace_period() -> None:
         return
     _moved[0] = False
     import _thread  # the C module behind threading, which costs a few ms to import
-    import sys
 
-    # The thread needs the GIL to reach its first system call; at the default 5 ms switch
-    # interval it would wait that long behind the imports. It puts the interval back.
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(0.0002)
     # Signals must never land on this thread: one the supervisor holds back during start-up
     # (launch.block_forwarded) would otherwise take its default action, ending pyhost. The
     # thread inherits this mask.
     held = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    in_kernel = _thread.allocate_lock()
+    in_kernel.acquire()
     try:
-        _thread.start_new_thread(_keep_moves_quick, (procs, interval))
+        _thread.start_new_thread(_keep_moves_quick, (procs, in_kernel))
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    # The thread needs the GIL to reach its system call; without this wait it would get it
+    # only when the imports that follow let go (2 ms and more, measured).
+    in_kernel.acquire(timeout=0.005)
 
 
 def grace_period_used() -> None:
@@ -273,17 +277,16 @@ def grace_period_used() -> None:
     _moved[0] = True
 
 
-def _keep_moves_quick(procs: str, interval: float) -> None:
-    import sys
-
-    sys.setswitchinterval(interval)
+def _keep_moves_quick(procs: str, in_kernel: Any) -> None:
     try:
         fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
     except OSError:
+        in_kernel.release()
         return
     pid = str(os.getpid()).encode()
     deadline = time.monotonic() + _KEEP_OPEN_S
     try:
+        in_kernel.release()
         os.write(fd, pid)  # the wait for the grace period happens here, off the main thread
         while not _moved[0] and time.monotonic() < deadline:
             time.sleep(_KEEP_OPEN_EVERY_S)

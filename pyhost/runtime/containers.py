@@ -375,13 +375,13 @@ def _start(
 ) -> launch.Started:
     """Everything up to a running command; on failure everything is undone."""
     try:
-        if os.geteuid() == 0:
-            cg = cgroups.create(st.id, spec.limits)
-        else:
-            cg = cgroups.Cgroup(cgroups.version())  # rootless: no cgroup of its own
-        st.cgroup = cg.to_json()
+        cg = cgroups.Cgroup(cgroups.version())  # rootless: no cgroup of its own
         files = _host_files(st, spec, bridge.address if bridge else None)
         plan = _plan(st, spec, image, cg, files)
+        if os.geteuid() == 0:
+            # last: cgroup mkdirs wait while cgroups.start_grace_period's thread waits
+            cg = plan.cgroup = cgroups.create(st.id, spec.limits)
+        st.cgroup = cg.to_json()
         plan.stdin, plan.stdout, plan.stderr = stdio
         plan.console = console
         st.save()
