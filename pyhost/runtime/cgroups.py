@@ -12,7 +12,7 @@ import os
 import time
 
 from pyhost.runtime.errors import RunError
-from pyhost.runtime.stdlite import signal, suppress
+from pyhost.runtime.stdlite import signal, start_thread, suppress
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -255,18 +255,11 @@ def start_grace_period() -> None:
     if procs is None:
         return
     _moved[0] = False
-    import _thread  # the C module behind threading, which costs a few ms to import
+    import _thread
 
-    # Signals must never land on this thread: one the supervisor holds back during start-up
-    # (launch.block_forwarded) would otherwise take its default action, ending pyhost. The
-    # thread inherits this mask.
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     in_kernel = _thread.allocate_lock()
     in_kernel.acquire()
-    try:
-        _thread.start_new_thread(_keep_moves_quick, (procs, in_kernel))
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    start_thread(_keep_moves_quick, procs, in_kernel)
     # The thread needs the GIL to reach its system call; without this wait it would get it
     # only when the imports that follow let go (2 ms and more, measured).
     in_kernel.acquire(timeout=0.005)

@@ -18,7 +18,7 @@ from pyhost.runtime import cgroups, launch, rootfs, state
 from pyhost.runtime.errors import RunError, RunUsageError
 from pyhost.runtime.spec import NAME_HINT, merge_env, valid_name
 from pyhost.runtime.state import ContainerState
-from pyhost.runtime.stdlite import remove_tree, signal, suppress
+from pyhost.runtime.stdlite import Background, remove_tree, signal, suppress
 
 TYPE_CHECKING = False  # typing costs ~5 ms of every `pyhost run`
 if TYPE_CHECKING:
@@ -498,6 +498,10 @@ def _detach(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) -> in
 def _release(st: ContainerState, *, exit_code: int | None, discard: bool = False) -> ContainerState:
     """Undo everything the container had; record how it ended (or drop the record)."""
     current = state.load(st.id) or st
+    drop = discard or current.auto_remove
+    # the writable layer goes on a thread while the cgroup goes here: both are mostly
+    # system calls (ext4 rmdir, cgroup rmdir), so they overlap (~1.5 ms of every --rm)
+    dropping = Background(remove_tree, current.bundle) if drop and current.bundle else None
     cg = cgroups.Cgroup.from_json(current.cgroup) if current.cgroup else None
     oom = False
     if cg is not None:
@@ -520,7 +524,9 @@ def _release(st: ContainerState, *, exit_code: int | None, discard: bool = False
     current.finished_at = time.time()
     current.oom_killed = oom
     current.exit_code = 137 if oom else exit_code
-    if discard or current.auto_remove:
+    if drop:
+        if dropping is not None:
+            dropping.wait(timeout=60)
         state.remove_files(current)
     else:
         current.save()

@@ -15,11 +15,12 @@ import stat
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal
+    from collections.abc import Callable
     from types import TracebackType
 else:
     import _signal as signal  # the C module behind `signal`: same functions, ints for enums
 
-__all__ = ["remove_tree", "signal", "suppress"]
+__all__ = ["Background", "remove_tree", "signal", "start_thread", "suppress"]
 
 
 class suppress:
@@ -38,6 +39,47 @@ class suppress:
         traceback: TracebackType | None,
     ) -> bool:
         return kind is not None and issubclass(kind, self.exceptions)
+
+
+def start_thread(function: Callable[..., object], *args: object) -> None:
+    """``function(*args)`` on a new thread (``_thread``: threading costs a few ms to import)
+    that no signal can land on: the supervisor holds some signals back while it starts
+    (launch.block_forwarded), and one delivered to another thread meanwhile would take its
+    default action and end pyhost."""
+    import _thread
+
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    try:
+        _thread.start_new_thread(function, args)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+class Background:
+    """``function(*args)`` on a thread (see start_thread); `wait` until it has returned.
+
+    For work that is mostly system calls (which let the GIL go): it overlaps with the
+    caller's. An exception the function raises is kept in ``error``."""
+
+    def __init__(self, function: Callable[..., object], *args: object) -> None:
+        import _thread
+
+        self.error: BaseException | None = None
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        start_thread(self._run, function, args)
+
+    def _run(self, function: Callable[..., object], args: tuple[object, ...]) -> None:
+        try:
+            function(*args)
+        except BaseException as e:
+            self.error = e
+        finally:
+            self._done.release()
+
+    def wait(self, timeout: float = -1) -> bool:
+        """True once the function has returned (False when ``timeout`` seconds passed)."""
+        return self._done.acquire(timeout=timeout)
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

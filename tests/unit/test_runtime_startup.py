@@ -114,3 +114,16 @@ def test_grace_period_thread_leaves_this_process_where_it_was() -> None:
         assert time.monotonic() < deadline, "the thread did not stop"
         time.sleep(0.005)
     assert Path("/proc/self/cgroup").read_text() == before
+
+
+def test_background_work_overlaps_and_reports(tmp_path: Path) -> None:
+    from pyhost.runtime.stdlite import Background
+
+    (tmp_path / "tree" / "a").mkdir(parents=True)
+    job = Background(remove_tree, str(tmp_path / "tree"))
+    assert job.wait(timeout=5)
+    assert job.error is None
+    assert not (tmp_path / "tree").exists()
+    failing = Background(os.rmdir, str(tmp_path / "missing"))
+    assert failing.wait(timeout=5)
+    assert isinstance(failing.error, FileNotFoundError)
