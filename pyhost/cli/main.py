@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 from pyhost.errors import ExitStatus, PyhostError
@@ -95,7 +94,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     wanted = _requested(argv) if argv is not None else None
     for name, module in SUBCOMMANDS.items():
         if wanted is None or wanted == name:
-            importlib.import_module(f"pyhost.cli.{module}").add_parser(subparsers)
+            _command_module(module).add_parser(subparsers)
     for sub in subparsers.choices.values():
         # also accepted after the subcommand; SUPPRESS keeps a --debug given before it
         sub.add_argument(
@@ -107,6 +106,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _command_module(name: str) -> Any:
+    """pyhost.cli.<name>, imported (``__import__``: importlib would bring warnings along)."""
+    qualified = f"pyhost.cli.{name}"
+    __import__(qualified)
+    return sys.modules[qualified]
+
+
 def _parse_fast(words: list[str]) -> Any:
     """The parsed command line of a FAST command, or None where argparse must read it."""
     debug = words[:1] == ["--debug"]
@@ -116,7 +122,7 @@ def _parse_fast(words: list[str]) -> Any:
         return None
     from pyhost.cli import fastargs
 
-    module = importlib.import_module(f"pyhost.cli.{SUBCOMMANDS[words[0]]}")
+    module = _command_module(SUBCOMMANDS[words[0]])
     args = fastargs.parse(words[1:], module.OPTIONS, module.POSITIONALS)
     if args is None:
         return None
