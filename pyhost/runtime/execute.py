@@ -7,9 +7,9 @@ is no more privileged than the container itself.
 
 from __future__ import annotations
 
-import json
 import os
 
+from pyhost.inspect.collect import jsonc
 from pyhost.runtime import cgroups, launch, linux, state
 from pyhost.runtime.errors import RunError, RunUsageError
 from pyhost.runtime.stdlite import suppress
@@ -98,7 +98,7 @@ def exec_in(
             os.close(ours)
     code = launch.watch(pid, master, interactive)
     if report:
-        data = json.loads(report)
+        data = jsonc.loads(report)
         from pyhost.runtime.errors import CommandNotExecutable, CommandNotFound
 
         error = {126: CommandNotExecutable, 127: CommandNotFound}.get(data["code"], RunError)
@@ -122,5 +122,5 @@ def _joiner(plan: launch.Plan, fds: list[tuple[int, int]], err_w: int) -> None:
         os._exit(launch.exit_code(status))
     except BaseException as e:
         with suppress(OSError):
-            os.write(err_w, json.dumps({"code": 125, "message": f"exec failed: {e}"}).encode())
+            os.write(err_w, jsonc.dumps({"code": 125, "message": f"exec failed: {e}"}).encode())
         os._exit(125)
