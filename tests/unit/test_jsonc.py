@@ -39,6 +39,45 @@ def test_same_text_and_values_as_json(doc: object) -> None:
     assert repr(jsonc.loads(text.encode())) == repr(json.loads(text))
 
 
+@pytest.mark.parametrize("doc", DOCS, ids=range(len(DOCS)))
+@pytest.mark.parametrize(("indent", "sort_keys"), [(2, True), (2, False), (0, True), (None, True)])
+def test_indented_and_sorted_text_as_json(doc: object, indent: int | None, sort_keys: bool) -> None:
+    expected = json.dumps(doc, indent=indent, sort_keys=sort_keys)
+    assert jsonc.dumps(doc, indent=indent, sort_keys=sort_keys) == expected
+
+
+def test_indented_document_of_every_shape_as_json() -> None:
+    doc = {
+        "z": [1, [2, [3, {}]], (4, 5), []],
+        "a": {"b": {"c": None, "e": float("nan"), "d": [True, False, -0.0, 1e-7]}},
+        3: "int key",
+        "inf": [float("inf"), float("-inf")],
+        "text": "tab\there \u2603 \x7f \U0001f600",
+    }
+    mixed_keys = {1: "x", 2.5: "y", None: "z", True: "t"}
+    for indent in (2, 4):
+        assert jsonc.dumps(doc | {"n": mixed_keys}, indent=indent) == json.dumps(
+            doc | {"n": mixed_keys}, indent=indent
+        )
+    sortable = {"b": 1, "a": {"d": [], "c": {}}, "c": [{"y": 1, "x": 2}]}
+    assert jsonc.dumps(sortable, indent=2, sort_keys=True) == json.dumps(
+        sortable, indent=2, sort_keys=True
+    )
+
+
+def test_indented_errors_as_json() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular reference"):
+        jsonc.dumps(loop, indent=2)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        jsonc.dumps({"x": {1, 2}}, indent=2)
+    with pytest.raises(TypeError, match="keys must be str"):
+        jsonc.dumps({(1, 2): 3}, indent=2)
+    shared = [1]
+    assert jsonc.dumps([shared, shared], indent=2) == json.dumps([shared, shared], indent=2)
+
+
 def test_non_string_keys_and_constants_as_json() -> None:
     doc = {1: "one", 2.5: None, False: [float("inf"), float("-inf")]}
     assert jsonc.dumps(doc) == json.dumps(doc)
