@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import random
 import shutil
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,38 @@ def test_addresses_come_from_the_kernels_tables() -> None:
         "lo": ["::1/128"],
         "eth0": ["fe80::42:aff:fe11:2/64"],
     }
+
+
+def test_address_text_is_ipaddress_text() -> None:
+    rng = random.Random(4)
+    samples = [
+        bytes(16),
+        bytes(15) + b"\1",
+        b"\xfe\x80" + bytes(14),
+        bytes(10) + b"\xff\xff" + bytes(4),
+    ]
+    for _ in range(1000):
+        # few distinct groups, so that runs of zero groups of every length and place occur
+        samples.append(b"".join(rng.choice([b"\0\0", b"\0\1", b"\xab\0"]) for _ in range(8)))
+    for packed in samples:
+        assert network.ipv6_text(packed) == str(ipaddress.IPv6Address(packed)), packed.hex()
+    for _ in range(600):
+        value = rng.getrandbits(32)
+        text = str(ipaddress.IPv4Address(value))
+        assert network.ipv4_text(value) == text and network.ipv4_int(text) == value
+        length = rng.randint(0, 32)
+        net = ipaddress.IPv4Network((value, length), strict=False)
+        assert str(network.IPv4Net(value, length)) == str(net)
+        assert network.prefix_of(int(net.netmask)) == length
+        if 0 < length < 32:  # 0.0.0.0 and 255.255.255.255 are netmasks first
+            assert network.prefix_of(int(net.hostmask)) == length
+        probe = rng.getrandbits(32)
+        assert (probe in network.IPv4Net(value, length)) == (ipaddress.IPv4Address(probe) in net)
+    for bad in ("1.2.3", "1.2.3.256", "a.b.c.d", "1..2.3"):
+        with pytest.raises(ValueError):
+            network.ipv4_int(bad)
+    with pytest.raises(ValueError):
+        network.prefix_of(0xFF00FF00)
 
 
 def section(trees: dict[str, str], **kwargs: Any) -> dict[str, Any]:
@@ -140,4 +174,18 @@ def test_ports_and_engine_addresses(trees: dict[str, str]) -> None:
 
 
 def test_ethtool_of_a_missing_interface_is_none() -> None:
+    assert network.ethtool_driver("no-such-if0") is None
+
+
+def test_ethtool_driver_is_the_kernels_for_a_device_with_a_driver() -> None:
+    base = Path("/sys/class/net")
+    devices = {
+        p.name: (p / "device" / "driver").resolve().name
+        for p in sorted(base.iterdir())
+        if (p / "device" / "driver").exists()
+    }
+    if not devices:
+        pytest.skip("no network device with a driver link in /sys/class/net")
+    for name, driver in devices.items():
+        assert network.ethtool_driver(name) == driver
     assert network.ethtool_driver("no-such-if0") is None

@@ -54,7 +54,7 @@ def test_indented_document_of_every_shape_as_json() -> None:
         "inf": [float("inf"), float("-inf")],
         "text": "tab\there \u2603 \x7f \U0001f600",
     }
-    mixed_keys = {1: "x", 2.5: "y", None: "z", True: "t"}
+    mixed_keys = {1: "x", 2.5: "y", None: "z", False: "f"}
     for indent in (2, 4):
         assert jsonc.dumps(doc | {"n": mixed_keys}, indent=indent) == json.dumps(
             doc | {"n": mixed_keys}, indent=indent

@@ -9,10 +9,8 @@ parent is PID 1 or a subreaper, not containerd).
 from __future__ import annotations
 
 import os
-import re
-import shutil
 
-from . import proctable
+from . import jsonc, proctable
 from .proctable import Proc
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
@@ -45,7 +43,7 @@ def describe(entry: Proc | None, proc: str, version: str | None = None) -> dict[
 def in_host(table: dict[int, Proc], comm: str, host_pidns: tuple[int, int] | None) -> list[Proc]:
     """Processes named ``comm`` in the host's pid namespace (not in lab hosts' containers)."""
     return sorted(
-        (p for p in table.values() if p.comm == comm and p.ns.get("pid") == host_pidns),
+        (p for p in table.values() if p.comm == comm and p.nsid("pid") == host_pidns),
         key=lambda p: p.pid,
     )
 
@@ -74,52 +72,141 @@ def containerd(
     return child or (found[0] if found else None)
 
 
-class Background:
-    """A call run on a thread while the caller reads other things; ``result()`` waits.
+def which(name: str) -> str | None:
+    """The executable ``name`` on PATH, as ``shutil.which`` finds it."""
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(directory or ".", name)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None
 
-    `docker --version` takes ~25 ms and the engine's /info ~12 ms: started first, they
-    overlap with the engine's other answers and the /proc reads."""
 
-    def __init__(self, function: Any, *args: Any) -> None:
-        import threading
+def parse_cli_version(out: str) -> str | None:
+    """The version in `docker --version`'s line: "Docker version 28.2.2, build e6534b4"."""
+    at = out.find("version ")
+    while at >= 0:
+        begin = end = at + len("version ")
+        while end < len(out) and out[end] != "," and not out[end].isspace():
+            end += 1
+        if end > begin:
+            return out[begin:end]
+        at = out.find("version ", at + 1)
+    return None
 
-        self._function = function
-        self._args = args
-        self._value: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
 
-    def _run(self) -> None:
+CLI_CACHE = "docker-cli.json"
+CLI_TIMEOUT = 5.0  # seconds
+
+
+class DockerCli:
+    """The docker CLI on PATH and its version, from `docker --version` (which does not call
+    the engine), started at once and read by ``result()``: it overlaps the other reads.
+
+    With ``cache_dir``, the version is kept there keyed by the binary's identity (device,
+    inode, size, mtime, ctime): a CLI that is still the same file needs no new process (the
+    ~25 ms of starting a Go program); one that was replaced or upgraded is asked again.
+    """
+
+    def __init__(self, cache_dir: str | None = None) -> None:
+        self.path = which("docker")
+        self.cache = os.path.join(cache_dir, CLI_CACHE) if cache_dir else None
+        self.key: list[object] | None = None
+        self.version: str | None = None
+        self.pid = 0
+        self.fd = -1
+        if self.path is None:
+            return
         try:
-            self._value = self._function(*self._args)
-        except BaseException as e:  # handed to the caller of result()
-            self._error = e
+            st = os.stat(self.path)
+        except OSError:
+            return
+        self.key = [self.path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+        if self._cached():
+            return
+        read, write = os.pipe()
+        try:
+            self.pid = os.posix_spawn(
+                self.path,
+                [self.path, "--version"],
+                os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, write, 1),
+                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                ],
+            )
+        except OSError:
+            os.close(read)
+            self.key = None  # nothing known: nothing to keep
+        else:
+            self.fd = read
+        finally:
+            os.close(write)
 
-    def result(self, timeout: float = 30.0) -> Any:
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise TimeoutError(f"{getattr(self._function, '__name__', 'call')} took too long")
-        if self._error is not None:
-            raise self._error
-        return self._value
+    def _cached(self) -> bool:
+        if self.cache is None:
+            return False
+        try:
+            entry = jsonc.loads(proctable.read_bytes(self.cache))
+        except (OSError, ValueError):
+            return False
+        if not isinstance(entry, dict) or entry.get("key") != self.key:
+            return False
+        self.version = entry.get("version")
+        self.key = None  # known already: nothing to write
+        return True
+
+    def result(self) -> dict[str, Any] | None:
+        """{"path", "version"}; None when there is no docker on PATH."""
+        if self.path is None:
+            return None
+        if self.fd >= 0:
+            self.version = parse_cli_version(self._read())
+            self._keep()
+        return {"path": self.path, "version": self.version}
+
+    def _read(self) -> str:
+        import select  # a C module: cheap, and only without a cached answer
+
+        chunks: list[bytes] = []
+        fd, self.fd = self.fd, -1
+        try:
+            while select.select([fd], [], [], CLI_TIMEOUT)[0]:
+                data = os.read(fd, 4096)
+                if not data:
+                    break
+                chunks.append(data)
+            else:
+                self.key = None  # it hung: kill it, keep nothing
+                os.kill(self.pid, 9)
+        except OSError:
+            self.key = None
+        finally:
+            os.close(fd)
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+        return b"".join(chunks).decode(errors="replace")
+
+    def _keep(self) -> None:
+        if self.cache is None or self.key is None or self.version is None:
+            return
+        temporary = f"{self.cache}.{os.getpid()}"
+        try:
+            os.makedirs(os.path.dirname(self.cache), mode=0o700, exist_ok=True)
+            with open(temporary, "w") as fh:
+                fh.write(jsonc.dumps({"key": self.key, "version": self.version}))
+            os.replace(temporary, self.cache)
+        except OSError:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
 
 
-def docker_cli() -> dict[str, Any] | None:
+def docker_cli(cache_dir: str | None = None) -> dict[str, Any] | None:
     """The docker CLI on PATH and its version (`docker --version` does not call the engine)."""
-    path = shutil.which("docker")
-    if path is None:
-        return None
-    import subprocess  # only for the docker CLI's version: ~5 ms to import
-
-    try:
-        out = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=5, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        out = ""
-    match = re.search(r"version ([^,\s]+)", out)
-    return {"path": path, "version": match.group(1) if match else None}
+    return DockerCli(cache_dir).result()
 
 
 def role(entry: Proc, index: int) -> str:
@@ -148,7 +235,7 @@ def section(
     version: dict[str, Any] | None,
     container: bool = True,
     proc: str = "/proc",
-    cli: Background | None = None,
+    cli: DockerCli | None = None,
 ) -> dict[str, Any]:
     """The components with their pids, and the ppid chain above the process.
 

@@ -10,11 +10,7 @@ them needs "pyhost.inspect/2".
 
 from __future__ import annotations
 
-import difflib
-import functools
 import os
-import socket
-from collections.abc import Callable
 
 from . import (
     cgroups,
@@ -27,11 +23,13 @@ from . import (
     security,
     storage,
 )
-from .engine import Engine, EngineUnavailable
+from .engine import Engine, EngineUnavailable, Request
+from .fs import hostname
 from .proctable import Proc
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 SCHEMA = "pyhost.inspect/1"
@@ -168,11 +166,24 @@ class Context:
         self.host_ns: dict[str, tuple[int, int] | None] = {}
         self.cg_version = 1
         self.gone = False
-        self.cli: components.Background | None = None  # `docker --version`, started early
+        self.cli: components.DockerCli | None = None  # `docker --version`, started early
+        # the engine's /version and /info, sent early and read where first needed
+        self.pending: tuple[Request, Request] | None = None
 
     @property
     def container_id(self) -> str | None:
         return (self.config or {}).get("Id")
+
+    def engine_answers(self) -> None:
+        """Read /version and /info where they were sent early (EngineUnavailable if the
+        engine stopped answering meanwhile)."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            try:
+                self.version = pending[0].result()
+                self.info = pending[1].result()
+            finally:
+                pending[1].close()
 
 
 def name_of(summary: dict[str, Any]) -> str:
@@ -196,6 +207,8 @@ def resolve(query: str, summaries: list[dict[str, Any]]) -> dict[str, Any]:
             f"{query!r} is the start of {len(prefix)} container ids: {listed}",
             hint="give more of the id, or the name",
         )
+    import difflib  # only to name the nearest: ~2 ms
+
     names = [name_of(s) for s in summaries]
     near = difflib.get_close_matches(wanted, names, n=3, cutoff=0.5)
     near += [n for n in names if wanted in n and n not in near][: 3 - len(near)]
@@ -306,7 +319,7 @@ def net_owner(ctx: Context, netns: tuple[int, int] | None) -> str | None:
     first: dict[str, int] = {}
     for entry in ctx.table.values():
         ident = entry.container(ctx.known)
-        if ident is not None and netns is not None and entry.ns.get("net") == netns:
+        if ident is not None and netns is not None and entry.nsid("net") == netns:
             first[ident] = min(first.get(ident, entry.start), entry.start)
     if not first:
         return None
@@ -340,6 +353,7 @@ def read_cgroups(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_storage(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
+    ctx.engine_answers()
     info = ctx.info or {}
     if ctx.config is not None and "pyhost" in ctx.config:
         # `pyhost run`'s own store: its layers are not under /var/lib/docker
@@ -382,11 +396,12 @@ def read_security(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
 def read_processes(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
     assert ctx.pid is not None
     entry = ctx.table.get(ctx.pid)
-    in_host = entry is not None and entry.ns.get("pid") == ctx.host_ns.get("pid")
+    in_host = entry is not None and entry.nsid("pid") == ctx.host_ns.get("pid")
     return processes.section(ctx.pid, ctx.table, host_pidns=in_host, proc=ctx.proc)
 
 
 def read_components(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
+    ctx.engine_answers()
     own = ctx.config is not None and "pyhost" in ctx.config
     out = components.section(
         _live_pid(ctx),
@@ -418,28 +433,36 @@ READERS: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+# The order the sections are read in: those that need the engine's /version and /info come
+# last, so that the engine works on those while /proc is read (results and findings keep
+# the order of READERS).
+READ_ORDER = ("namespaces", "cgroups", "network", "security", "processes", "storage", "components")
+
+
 def collect_sections(ctx: Context, result: dict[str, Any]) -> None:
     ctx.reference, ctx.host_ns = namespaces.host_reference(ctx.proc)
     ctx.cg_version = cgroups.version()
     ctx.table = proctable.scan(ctx.proc)
     result["cgroup_version"] = ctx.cg_version
     result["namespace_reference"] = ctx.reference
-    for name, reader in READERS.items():
-        result[name] = run_section(name, ctx, functools.partial(reader, ctx, result))
+    for name in READ_ORDER:
+        reader = READERS[name]
+        result[name] = run_section(name, ctx, lambda: reader(ctx, result))  # noqa: B023
         if ctx.config is None and name not in PROCESS_FINDINGS:
             result[name]["findings"] = []
+    for name in READERS:
         for line in result[name]["findings"]:
             result["findings"].append({"section": name, "text": line})
 
 
 def skeleton(ctx: Context, engine: Engine, kind: str, query: str) -> dict[str, Any]:
     block = engine_block(engine)
-    if ctx.version is not None:
-        _fill_engine(block, ctx)
+    if ctx.version is not None or ctx.pending is not None:
+        block["available"] = True
     result: dict[str, Any] = dict.fromkeys(TOP_KEYS)
     result.update(
         schema=SCHEMA,
-        host=socket.gethostname(),
+        host=hostname(),
         root=os.geteuid() == 0,
         engine=block,
         target=target_block(kind, query, ctx),
@@ -450,6 +473,9 @@ def skeleton(ctx: Context, engine: Engine, kind: str, query: str) -> dict[str, A
 
 
 def finish(result: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    ctx.engine_answers()
+    if ctx.version is not None:
+        _fill_engine(result["engine"], ctx)
     what = "container" if ctx.config else "process"
     label = (result["target"]["container"] or {}).get("name") or f"pid {ctx.pid}"
     if ctx.gone:
@@ -470,35 +496,62 @@ def finish(result: dict[str, Any], ctx: Context) -> dict[str, Any]:
     return result
 
 
-def inspect_container(query: str, engine: Engine | None = None) -> dict[str, Any]:
+def _plain(query: str) -> bool:
+    """A name or id the engine resolves as we do (no "/", nothing to quote)."""
+    return bool(query) and all(c.isascii() and (c.isalnum() or c in "_.-") for c in query)
+
+
+def inspect_container(
+    query: str, engine: Engine | None = None, *, cli_cache: str | None = None
+) -> dict[str, Any]:
     """A Docker container by name, full id or unique id prefix.
 
     Raises EngineUnavailable when no engine answers, TargetError when none matches.
+    ``cli_cache``: a directory where the docker CLI's version may be kept (components).
+
+    Every request to the engine is sent at once and read where it is needed: the list
+    (to resolve the name as Docker does), the container itself by the name given (used
+    when it is the one the list resolves to; asked again by id otherwise), /version and
+    /info (read last, after /proc).
     """
     engine = engine or Engine()
-    cli = components.Background(components.docker_cli)
+    cli = components.DockerCli(cli_cache)
+    listing = engine.send("/containers/json", all="1")
+    guess = engine.send(Engine.container_url(query)) if _plain(query) else None
+    pending = (engine.send("/version"), engine.send("/info"))
     record = containers.find_record(query)
     try:
-        info = components.Background(engine.info)
-        version = engine.version()
-        summaries = engine.containers(include_stopped=True)
+        summaries = listing.result()
         summary = resolve(query, summaries)
     except (EngineUnavailable, TargetError):
+        for request in (guess, *pending):
+            if request is not None:
+                request.close()
         if record is None:
             raise
         return inspect_record(record, query, engine)
-    try:
-        config = engine.container(summary["Id"])
-    except KeyError:
-        raise TargetError(f"container {query!r} was removed while pyhost read it") from None
+    config = None
+    if guess is not None:
+        try:
+            config = guess.result()
+        except (KeyError, EngineUnavailable):
+            config = None
+        if config is not None and config.get("Id") != summary["Id"]:
+            config = None  # the engine resolved the name to another container
+    if config is None:
+        try:
+            config = engine.container(summary["Id"])
+        except KeyError:
+            raise TargetError(f"container {query!r} was removed while pyhost read it") from None
     pid = int((config.get("State") or {}).get("Pid") or 0) or None
     ctx = Context(
         pid=pid,
         config=config,
         known={s["Id"]: name_of(s) for s in summaries},
-        version=version,
-        info=info.result(),
+        version=None,
+        info=None,
     )
+    ctx.pending = pending
     ctx.cli = cli
     result = skeleton(ctx, engine, "container", query)
     if pid is None:
@@ -559,12 +612,17 @@ def _engine_view(
     engine: Engine,
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, str], str | None]:
     """(version, info, id -> name, error): whatever the engine tells; nothing without one."""
+    requests = (engine.send("/version"), engine.send("/containers/json", all="1"))
+    info = engine.send("/info")
     try:
-        version = engine.version()
-        known = {s["Id"]: name_of(s) for s in engine.containers(include_stopped=True)}
-        return version, engine.info(), known, None
+        version, summaries = (request.result() for request in requests)
+        known = {s["Id"]: name_of(s) for s in summaries}
+        return version, info.result(), known, None
     except EngineUnavailable as e:
         return None, None, {}, e.reason
+    finally:
+        for request in (*requests, info):
+            request.close()
 
 
 def inspect_pid(pid: int, engine: Engine | None = None, proc: str = "/proc") -> dict[str, Any]:

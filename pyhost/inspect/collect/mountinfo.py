@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import os
-import re
 
-_OCTAL = re.compile(r"\\([0-7]{3})")
+_OCTAL = "01234567"
 
 
 def unescape(text: str) -> str:
     """mountinfo writes space, tab, newline and backslash as octal escapes (\\040)."""
-    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), text)
+    if "\\" not in text:
+        return text
+    out, at = [], 0
+    while True:
+        found = text.find("\\", at)
+        if found < 0:
+            out.append(text[at:])
+            return "".join(out)
+        digits = text[found + 1 : found + 4]
+        if len(digits) == 3 and not digits.strip(_OCTAL):
+            out.append(text[at:found])
+            out.append(chr(int(digits, 8)))
+            at = found + 4
+        else:
+            out.append(text[at : found + 1])
+            at = found + 1
 
 
 class Mount:

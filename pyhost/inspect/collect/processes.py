@@ -72,7 +72,7 @@ def section(
     entry = table.get(pid) or proctable.read_proc(pid, proc)
     if entry is None:
         raise ProcessLookupError(pid)
-    ident = entry.ns.get("pid")
+    ident = entry.nsid("pid")
     if host_pidns or ident is None:
         members, scope = descendants(pid, table), "descendants"
     else:

@@ -1,25 +1,32 @@
-"""One pass over /proc: every process with its parent, namespaces and Docker container id.
+"""One pass over /proc: every process with its parent and start time; its namespaces and
+Docker container id are read when first asked for.
 
 The inspector reads this table once and answers several questions from it: which processes
 live in a container's pid namespace, which other containers share a namespace, and where
 dockerd, containerd and the shim are. Processes that exit during the scan are skipped.
+
+The pass reads only /proc/PID/stat (one read each, through os.read rather than open()'s
+text layers); a process's namespace links and cgroup file are read when a question needs
+them, and only then: most processes of a host are never asked about.
 """
 
 from __future__ import annotations
 
 import os
-import re
 
-from .namespaces import NS_TYPES, ns_ids
+from .namespaces import NS_TYPES
 
-# docker's cgroup leaf: /docker/<id> (cgroupfs driver) or docker-<id>.scope (systemd driver)
-_CONTAINER_ID = re.compile(r"docker[-/]([0-9a-f]{64})")
+HEX = "0123456789abcdef"
 
 
 class Proc:
-    """One process of the table (a plain class: see inspection.Context)."""
+    """One process of the table (a plain class: see inspection.Context).
 
-    __slots__ = ("comm", "container_ids", "ns", "pid", "ppid", "start")
+    ``ns`` and ``container_ids`` may be given; what is not given is read from ``proc`` when
+    first asked for (nothing is read where ``proc`` is None).
+    """
+
+    __slots__ = ("_ids", "_ns", "comm", "pid", "ppid", "proc", "start")
 
     def __init__(
         self,
@@ -28,17 +35,46 @@ class Proc:
         comm: str,
         start: int,  # clock ticks after boot (field 22 of /proc/PID/stat)
         ns: dict[str, tuple[int, int] | None] | None = None,
-        container_ids: tuple[str, ...] = (),  # from the cgroup path, outermost first
+        container_ids: tuple[str, ...] | None = None,  # from the cgroup path, outermost first
+        proc: str | None = None,
     ) -> None:
         self.pid = pid
         self.ppid = ppid
         self.comm = comm
         self.start = start
-        self.ns: dict[str, tuple[int, int] | None] = ns if ns is not None else {}
-        self.container_ids = container_ids
+        self._ns: dict[str, tuple[int, int] | None] = ns if ns is not None else {}
+        self._ids = container_ids
+        self.proc = proc
 
     def __repr__(self) -> str:
         return f"Proc({self.pid}, {self.ppid}, {self.comm!r})"
+
+    def nsid(self, kind: str) -> tuple[int, int] | None:
+        """(st_dev, st_ino) of one namespace; None where it is unreadable or absent."""
+        if kind in self._ns or self.proc is None:
+            return self._ns.get(kind)
+        try:
+            st = os.stat(f"{self.proc}/{self.pid}/ns/{kind}")
+        except OSError:
+            ident = None
+        else:
+            ident = (st.st_dev, st.st_ino)
+        self._ns[kind] = ident
+        return ident
+
+    @property
+    def ns(self) -> dict[str, tuple[int, int] | None]:
+        """Every namespace type (see ``nsid``)."""
+        if self.proc is not None:
+            for kind in NS_TYPES:
+                self.nsid(kind)
+        return self._ns
+
+    @property
+    def container_ids(self) -> tuple[str, ...]:
+        if self._ids is None:
+            self._ids = container_ids(self.pid, self.proc) if self.proc is not None else ()
+        return self._ids
 
     def container(self, known: set[str] | dict[str, str]) -> str | None:
         """The innermost container id of this process that the engine knows, if any."""
@@ -48,28 +84,55 @@ class Proc:
         return None
 
 
+def read_bytes(path: str) -> bytes:
+    """A small kernel file's content, without open()'s buffering and text layers."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 def read_stat(pid: int | str, proc: str = "/proc") -> tuple[int, str, int]:
     """(ppid, comm, start time) from /proc/PID/stat; comm may hold spaces and parentheses."""
-    with open(f"{proc}/{pid}/stat") as fh:
-        text = fh.read()
+    text = read_bytes(f"{proc}/{pid}/stat").decode(errors="replace")
     head, _, tail = text.rpartition(")")
     comm = head.partition("(")[2]
     fields = tail.split()
     return int(fields[1]), comm, int(fields[19])
 
 
+def _ids_in(path: str, found: list[str]) -> None:
+    """Container ids in one cgroup path: "docker" then "-" or "/" then 64 hex digits (the
+    leaf /docker/<id> of the cgroupfs driver, docker-<id>.scope of the systemd driver)."""
+    at = path.find("docker")
+    while at >= 0:
+        begin = at + 7
+        ident = path[begin : begin + 64]
+        if path[at + 6 : begin] in ("-", "/") and len(ident) == 64 and not ident.strip(HEX):
+            if ident not in found:
+                found.append(ident)
+            at = path.find("docker", begin + 64)
+        else:
+            at = path.find("docker", at + 1)
+
+
 def container_ids(pid: int | str, proc: str = "/proc") -> tuple[str, ...]:
     """Docker container ids named in the process's cgroup paths, outermost first."""
     try:
-        with open(f"{proc}/{pid}/cgroup") as fh:
-            text = fh.read()
+        text = read_bytes(f"{proc}/{pid}/cgroup").decode(errors="replace")
     except OSError:
         return ()
     found: list[str] = []
-    for line in text.splitlines():
-        for ident in _CONTAINER_ID.findall(line.split(":", 2)[-1]):
-            if ident not in found:
-                found.append(ident)
+    if "docker" in text:
+        for line in text.splitlines():
+            _ids_in(line.split(":", 2)[-1], found)
     return tuple(found)
 
 
@@ -79,7 +142,7 @@ def read_proc(pid: int, proc: str = "/proc") -> Proc | None:
         ppid, comm, start = read_stat(pid, proc)
     except (OSError, ValueError, IndexError):
         return None
-    return Proc(pid, ppid, comm, start, ns_ids(pid, proc), container_ids(pid, proc))
+    return Proc(pid, ppid, comm, start, proc=proc)
 
 
 def scan(proc: str = "/proc") -> dict[int, Proc]:
@@ -96,8 +159,7 @@ def scan(proc: str = "/proc") -> dict[int, Proc]:
 def cmdline(pid: int | str, proc: str = "/proc") -> list[str]:
     """The argument vector; empty for kernel threads and zombies."""
     try:
-        with open(f"{proc}/{pid}/cmdline", "rb") as fh:
-            raw = fh.read()
+        raw = read_bytes(f"{proc}/{pid}/cmdline")
     except OSError:
         return []
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
@@ -105,8 +167,10 @@ def cmdline(pid: int | str, proc: str = "/proc") -> list[str]:
 
 def status_fields(pid: int | str, proc: str = "/proc") -> dict[str, str]:
     """/proc/PID/status as key -> value (whitespace trimmed)."""
-    with open(f"{proc}/{pid}/status") as fh:
-        return {key: value.strip() for key, _, value in (line.partition(":") for line in fh) if key}
+    text = read_bytes(f"{proc}/{pid}/status").decode(errors="replace")
+    return {
+        key: value.strip() for key, _, value in (x.partition(":") for x in text.splitlines()) if key
+    }
 
 
 def nspid(pid: int | str, proc: str = "/proc") -> list[int]:
@@ -132,7 +196,7 @@ def ancestors(pid: int, table: dict[int, Proc], proc: str = "/proc") -> list[Pro
 
 def same_namespace(table: dict[int, Proc], kind: str, ident: tuple[int, int]) -> list[Proc]:
     """Every process in the namespace ``ident`` of type ``kind``."""
-    return [entry for entry in table.values() if entry.ns.get(kind) == ident]
+    return [entry for entry in table.values() if entry.nsid(kind) == ident]
 
 
 def sharing_containers(
@@ -154,6 +218,6 @@ def sharing_containers(
         if ident is None or ident == own:
             continue
         for kind in kinds:
-            if entry.ns.get(kind) == mine[kind]:
+            if entry.nsid(kind) == mine[kind]:
                 found[kind].add(known[ident])
     return {kind: sorted(names) for kind, names in found.items()}

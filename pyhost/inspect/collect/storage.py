@@ -10,10 +10,9 @@ store has no layerdb; then the layers come from the root mount's overlay options
 
 from __future__ import annotations
 
-import json
 import os
 
-from . import mountinfo
+from . import jsonc, mountinfo
 from .fs import read_text as _read
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
@@ -26,6 +25,19 @@ SYSTEM_FS = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue"}
 SYSTEM_POINTS = {"/dev", "/dev/pts", "/dev/mqueue", "/dev/shm"}
 
 
+def sha256_hex(data: bytes) -> str:
+    """hashlib.sha256(data).hexdigest() through CPython's built-in module (hashlib loads
+    OpenSSL: ~6 ms)."""
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:  # a Python built without it
+            from hashlib import sha256
+    return str(sha256(data).hexdigest())
+
+
 def chain_ids(diff_ids: list[str]) -> list[str]:
     """ChainID: C0 = D0; Cn = "sha256:" + sha256hex(C(n-1) + " " + Dn)."""
     chain: list[str] = []
@@ -33,9 +45,7 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
         if not chain:
             chain.append(diff_id)
         else:
-            import hashlib  # imported when a chain is computed: ~6 ms
-
-            digest = hashlib.sha256(f"{chain[-1]} {diff_id}".encode()).hexdigest()
+            digest = sha256_hex(f"{chain[-1]} {diff_id}".encode())
             chain.append(f"sha256:{digest}")
     return chain
 
@@ -50,7 +60,7 @@ def diff_ids(image_id: str, layout: str) -> list[str] | None:
     if text is None:
         return None
     try:
-        ids = json.loads(text).get("rootfs", {}).get("diff_ids")
+        ids = jsonc.loads(text).get("rootfs", {}).get("diff_ids")
     except ValueError:
         return None
     return [str(d) for d in ids] if isinstance(ids, list) else None
