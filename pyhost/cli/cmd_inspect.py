@@ -154,8 +154,9 @@ def print_json(data: dict[str, Any]) -> None:
 
 
 def cache_dir() -> str | None:
-    """pyhost's cache (the docker CLI's version, keyed by its binary): $XDG_CACHE_HOME/pyhost
-    or ~/.cache/pyhost; None without a home."""
+    """pyhost's cache (what the docker CLI and the engine say of their versions, under keys
+    that change with them: see pyhost.inspect.collect.cache): $XDG_CACHE_HOME/pyhost or
+    ~/.cache/pyhost; None without a home."""
     import os
 
     base = os.environ.get("XDG_CACHE_HOME") or ""
@@ -176,7 +177,7 @@ def collect(container: str | None, pid: int | None) -> dict[str, Any]:
         if pid is not None:
             return inspect_pid(pid)
         assert container is not None
-        return inspect_container(container, cli_cache=cache_dir())
+        return inspect_container(container, cache_dir=cache_dir())
     except TargetError as e:
         raise UsageError(e.message, hint=e.hint) from e
     except EngineUnavailable as e:

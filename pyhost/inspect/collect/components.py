@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from . import jsonc, proctable
+from . import cache, proctable
 from .proctable import Proc
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
@@ -102,26 +102,25 @@ class DockerCli:
     """The docker CLI on PATH and its version, from `docker --version` (which does not call
     the engine), started at once and read by ``result()``: it overlaps the other reads.
 
-    With ``cache_dir``, the version is kept there keyed by the binary's identity (device,
-    inode, size, mtime, ctime): a CLI that is still the same file needs no new process (the
-    ~25 ms of starting a Go program); one that was replaced or upgraded is asked again.
+    With ``cache_dir``, the version is kept there keyed by the binary's identity (see
+    cache): a CLI that is still the same file needs no new process (the ~25 ms of starting
+    a Go program); one that was replaced or upgraded is asked again.
     """
 
     def __init__(self, cache_dir: str | None = None) -> None:
         self.path = which("docker")
-        self.cache = os.path.join(cache_dir, CLI_CACHE) if cache_dir else None
+        self.cache_dir = cache_dir
         self.key: list[object] | None = None
         self.version: str | None = None
         self.pid = 0
         self.fd = -1
         if self.path is None:
             return
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return
-        self.key = [self.path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-        if self._cached():
+        self.key = cache.identity(self.path)
+        entry = cache.load(cache_dir, CLI_CACHE)
+        if self.key is not None and entry is not None and entry.get("key") == self.key:
+            self.version = entry.get("version")
+            self.key = None  # known already: nothing to keep
             return
         read, write = os.pipe()
         try:
@@ -142,26 +141,14 @@ class DockerCli:
         finally:
             os.close(write)
 
-    def _cached(self) -> bool:
-        if self.cache is None:
-            return False
-        try:
-            entry = jsonc.loads(proctable.read_bytes(self.cache))
-        except (OSError, ValueError):
-            return False
-        if not isinstance(entry, dict) or entry.get("key") != self.key:
-            return False
-        self.version = entry.get("version")
-        self.key = None  # known already: nothing to write
-        return True
-
     def result(self) -> dict[str, Any] | None:
         """{"path", "version"}; None when there is no docker on PATH."""
         if self.path is None:
             return None
         if self.fd >= 0:
             self.version = parse_cli_version(self._read())
-            self._keep()
+            if self.key is not None and self.version is not None:
+                cache.store(self.cache_dir, CLI_CACHE, {"key": self.key, "version": self.version})
         return {"path": self.path, "version": self.version}
 
     def _read(self) -> str:
@@ -187,21 +174,6 @@ class DockerCli:
             except ChildProcessError:
                 pass
         return b"".join(chunks).decode(errors="replace")
-
-    def _keep(self) -> None:
-        if self.cache is None or self.key is None or self.version is None:
-            return
-        temporary = f"{self.cache}.{os.getpid()}"
-        try:
-            os.makedirs(os.path.dirname(self.cache), mode=0o700, exist_ok=True)
-            with open(temporary, "w") as fh:
-                fh.write(jsonc.dumps({"key": self.key, "version": self.version}))
-            os.replace(temporary, self.cache)
-        except OSError:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
 
 
 def docker_cli(cache_dir: str | None = None) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import _socket
 import os
+import sys
 
 from . import jsonc
 
@@ -142,6 +143,17 @@ class Request:
         except (OSError, ValueError, _BadResponse) as e:
             raise self.engine.unavailable(e) from e
         return self.engine.decode(self.url, status, body)
+
+    def peer_pid(self) -> int | None:
+        """The pid of the process that listens on the engine's socket (SO_PEERCRED): the
+        dockerd, or systemd where the socket is activated; None when not connected."""
+        if self._sock is None:
+            return None
+        try:
+            cred = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+        except OSError:
+            return None
+        return int.from_bytes(cred[:4], sys.byteorder) or None
 
     def close(self) -> None:
         """Drop the answer unread."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from . import (
+    cache,
     cgroups,
     components,
     containers,
@@ -118,6 +119,7 @@ NEEDS_PROCESS = ("namespaces", "cgroups", "network", "security", "processes")
 NOT_RUNNING = "not running"
 GONE = "the process exited during the inspection"
 NOT_DOCKER = "not a Docker container"
+ENGINE_CACHE = "engine.json"
 # A process that is not a container's is measured against Docker's defaults only where
 # that means something: what it shares with the host, and its privileges.
 PROCESS_FINDINGS = ("namespaces", "security")
@@ -169,6 +171,7 @@ class Context:
         self.cli: components.DockerCli | None = None  # `docker --version`, started early
         # the engine's /version and /info, sent early and read where first needed
         self.pending: tuple[Request, Request] | None = None
+        self.keep: tuple[str | None, list[object]] | None = None  # (cache dir, key) for them
 
     @property
     def container_id(self) -> str | None:
@@ -184,6 +187,9 @@ class Context:
                 self.info = pending[1].result()
             finally:
                 pending[1].close()
+            if self.keep is not None and self.version is not None and self.info is not None:
+                entry = cache.engine_subset(self.version, self.info)
+                cache.store(self.keep[0], ENGINE_CACHE, {"key": self.keep[1], **entry})
 
 
 def name_of(summary: dict[str, Any]) -> str:
@@ -502,29 +508,35 @@ def _plain(query: str) -> bool:
 
 
 def inspect_container(
-    query: str, engine: Engine | None = None, *, cli_cache: str | None = None
+    query: str, engine: Engine | None = None, *, cache_dir: str | None = None
 ) -> dict[str, Any]:
     """A Docker container by name, full id or unique id prefix.
 
     Raises EngineUnavailable when no engine answers, TargetError when none matches.
-    ``cli_cache``: a directory where the docker CLI's version may be kept (components).
 
     Every request to the engine is sent at once and read where it is needed: the list
     (to resolve the name as Docker does), the container itself by the name given (used
     when it is the one the list resolves to; asked again by id otherwise), /version and
-    /info (read last, after /proc).
+    /info (read last, after /proc). With ``cache_dir``, what /version and /info say of the
+    engine is kept there under a key that changes with them (see cache), and they are
+    asked only when it did; the docker CLI's version too.
     """
     engine = engine or Engine()
-    cli = components.DockerCli(cli_cache)
+    cli = components.DockerCli(cache_dir)
     listing = engine.send("/containers/json", all="1")
     guess = engine.send(Engine.container_url(query)) if _plain(query) else None
-    pending = (engine.send("/version"), engine.send("/info"))
+    key = cache.engine_key(engine.path, listing.peer_pid()) if cache_dir else None
+    kept = cache.load(cache_dir, ENGINE_CACHE) if key is not None else None
+    pending = None
+    if kept is None or kept.get("key") != key:
+        pending = (engine.send("/version"), engine.send("/info"))
+        kept = None
     record = containers.find_record(query)
     try:
         summaries = listing.result()
         summary = resolve(query, summaries)
     except (EngineUnavailable, TargetError):
-        for request in (guess, *pending):
+        for request in (guess, *(pending or ())):
             if request is not None:
                 request.close()
         if record is None:
@@ -548,10 +560,12 @@ def inspect_container(
         pid=pid,
         config=config,
         known={s["Id"]: name_of(s) for s in summaries},
-        version=None,
-        info=None,
+        version=(kept or {}).get("version"),
+        info=(kept or {}).get("info"),
     )
     ctx.pending = pending
+    if key is not None and pending is not None:
+        ctx.keep = (cache_dir, key)
     ctx.cli = cli
     result = skeleton(ctx, engine, "container", query)
     if pid is None:
