@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 
 from . import jsonc
-from .proctable import read_bytes, read_stat
+from .fs import read_bytes
+from .proctable import read_stat
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
 if TYPE_CHECKING:

@@ -4,28 +4,39 @@ from __future__ import annotations
 
 import os
 
+CHUNK = 1 << 16
 
-def read_text(path: str) -> str | None:
-    """The file's text, stripped; None when it does not exist or cannot be read.
 
-    os.read rather than open(): open()'s buffer and text layers cost more than the read of
-    a kernel file itself, and an inspection reads a hundred of them."""
+def read_bytes(path: str, *, records: bool = False) -> bytes:
+    """A kernel file's content, through os.read: open()'s buffer and text layers cost more
+    than the read of a kernel file itself, and an inspection reads a few hundred of them.
+
+    A read shorter than asked for ends the file, one system call sooner: true of regular
+    files, sysfs attributes and the /proc and cgroup files the kernel writes in one go
+    (stat, status, cgroup, cmdline, memory.stat...). ``records``: a file written a record
+    at a time (mountinfo, /proc/PID/net/*), where a short read may come before the end:
+    read until a read returns nothing.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        chunks = []
-        while True:
-            data = os.read(fd, 65536)
-            if not data:
-                break
+        data = os.read(fd, CHUNK)
+        if len(data) < CHUNK and not records:
+            return data
+        chunks = [data]
+        while data:
+            data = os.read(fd, CHUNK)
             chunks.append(data)
-    except OSError:
-        return None
     finally:
         os.close(fd)
-    return b"".join(chunks).decode(errors="replace").strip()
+    return b"".join(chunks)
+
+
+def read_text(path: str, *, records: bool = False) -> str | None:
+    """The file's text, stripped; None when it does not exist or cannot be read."""
+    try:
+        return read_bytes(path, records=records).decode(errors="replace").strip()
+    except OSError:
+        return None
 
 
 def hostname() -> str:

@@ -17,6 +17,7 @@ from . import (
     cgroups,
     components,
     containers,
+    mountinfo,
     namespaces,
     network,
     processes,
@@ -171,11 +172,19 @@ class Context:
         self.cli: components.DockerCli | None = None  # `docker --version`, started early
         # the engine's /version and /info, sent early and read where first needed
         self.pending: tuple[Request, Request] | None = None
+        self._mounts: list[mountinfo.Mount] | None = None
         self.keep: tuple[str | None, list[object]] | None = None  # (cache dir, key) for them
 
     @property
     def container_id(self) -> str | None:
         return (self.config or {}).get("Id")
+
+    def mounts(self) -> list[mountinfo.Mount]:
+        """The process's mount table, read once for the sections that need it."""
+        assert self.pid is not None
+        if self._mounts is None:
+            self._mounts = mountinfo.read(self.pid, self.proc)
+        return self._mounts
 
     def engine_answers(self) -> None:
         """Read /version and /info where they were sent early (EngineUnavailable if the
@@ -308,9 +317,7 @@ def run_section(name: str, ctx: Context, fn: Callable[[], dict[str, Any]]) -> di
     return block
 
 
-def _sharers(ctx: Context) -> dict[str, list[str]]:
-    assert ctx.pid is not None
-    mine = namespaces.ns_ids(ctx.pid, ctx.proc)
+def _sharers(ctx: Context, mine: dict[str, tuple[int, int] | None]) -> dict[str, list[str]]:
     return proctable.sharing_containers(ctx.table, mine, ctx.container_id, ctx.known, ctx.host_ns)
 
 
@@ -323,7 +330,10 @@ def net_owner(ctx: Context, netns: tuple[int, int] | None) -> str | None:
     """The container that made this net namespace, when that is another container: the one
     whose process in it started first (how --network container:X looks to the kernel)."""
     first: dict[str, int] = {}
+    private = netns != ctx.host_ns.get("net")
     for entry in ctx.table.values():
+        if private and entry.kernel:
+            continue  # kernel threads live in the initial namespaces
         ident = entry.container(ctx.known)
         if ident is not None and netns is not None and entry.nsid("net") == netns:
             first[ident] = min(first.get(ident, entry.start), entry.start)
@@ -340,14 +350,16 @@ def _live_pid(ctx: Context) -> int | None:
 
 def read_namespaces(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
     assert ctx.pid is not None
+    mine = namespaces.ns_ids(ctx.pid, ctx.proc)
     return namespaces.section(
         ctx.pid,
         reference=ctx.reference,
         host=ctx.host_ns,
         cg_version=ctx.cg_version,
-        sharers=_sharers(ctx),
+        sharers=_sharers(ctx, mine),
         nspid=_nspid(ctx),
         proc=ctx.proc,
+        mine=mine,
     )
 
 
@@ -368,12 +380,14 @@ def read_storage(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
         if ctx.pid is None:
             out["mounts"] = storage.config_mounts(ctx.config)
         return out
+    pid = _live_pid(ctx)
     return storage.section(
-        pid=_live_pid(ctx),
+        pid=pid,
         config=ctx.config,
         root=info.get("DockerRootDir") or storage.DEFAULT_ROOT,
         driver=info.get("Driver"),
         proc=ctx.proc,
+        own_mounts=ctx.mounts() if pid else None,
     )
 
 
@@ -382,13 +396,14 @@ def read_network(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
     ns = result["namespaces"]
     if not ns["available"]:
         raise FileNotFoundError(f"{ctx.proc}/{ctx.pid}/ns/net")
-    own_netns = namespaces.ns_ids("self", ctx.proc)["net"]
+    net = ns["types"]["net"]
+    netns = None if net["inode"] is None else (net["device"], net["inode"])
     return network.section(
         ctx.pid,
-        net=ns["types"]["net"],
-        owner=net_owner(ctx, namespaces.ns_ids(ctx.pid, ctx.proc)["net"]),
+        net=net,
+        owner=net_owner(ctx, netns),
         config=ctx.config,
-        peer_lookup=own_netns == ctx.host_ns.get("net"),
+        peer_lookup=namespaces.ns_id("self", "net", ctx.proc) == ctx.host_ns.get("net"),
         proc=ctx.proc,
         sysfs=ctx.sysfs,
     )
@@ -396,7 +411,7 @@ def read_network(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
 
 def read_security(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
     assert ctx.pid is not None
-    return security.section(ctx.pid, ctx.proc)
+    return security.section(ctx.pid, ctx.proc, ctx.mounts())
 
 
 def read_processes(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from .fs import read_bytes
+
 _OCTAL = "01234567"
 
 
@@ -124,8 +126,7 @@ def parse(text: str) -> list[Mount]:
 
 
 def read(pid: int | str, proc: str = "/proc") -> list[Mount]:
-    with open(f"{proc}/{pid}/mountinfo") as fh:
-        return parse(fh.read())
+    return parse(read_bytes(f"{proc}/{pid}/mountinfo", records=True).decode(errors="replace"))
 
 
 def host_mounts(proc: str = "/proc") -> list[Mount]:

@@ -11,17 +11,18 @@ if TYPE_CHECKING:
 NS_TYPES = ("mnt", "uts", "ipc", "pid", "net", "user", "cgroup", "time")
 
 
+def ns_id(pid: int | str, kind: str, proc: str = "/proc") -> tuple[int, int] | None:
+    """(st_dev, st_ino) of one namespace; None where it is unreadable or absent."""
+    try:
+        st = os.stat(f"{proc}/{pid}/ns/{kind}")
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def ns_ids(pid: int | str, proc: str = "/proc") -> dict[str, tuple[int, int] | None]:
     """(st_dev, st_ino) of each namespace; None where it is unreadable or absent."""
-    ids: dict[str, tuple[int, int] | None] = {}
-    for kind in NS_TYPES:
-        try:
-            st = os.stat(f"{proc}/{pid}/ns/{kind}")
-        except OSError:
-            ids[kind] = None
-        else:
-            ids[kind] = (st.st_dev, st.st_ino)
-    return ids
+    return {kind: ns_id(pid, kind, proc) for kind in NS_TYPES}
 
 
 def host_reference(proc: str = "/proc") -> tuple[str, dict[str, tuple[int, int] | None]]:
@@ -107,9 +108,12 @@ def section(
     sharers: dict[str, list[str]],
     nspid: list[int],
     proc: str = "/proc",
+    mine: dict[str, tuple[int, int] | None] | None = None,
 ) -> dict[str, Any]:
-    """Every namespace type of the process, compared with the host and with other containers."""
-    mine = ns_ids(pid, proc)
+    """Every namespace type of the process, compared with the host and with other containers
+    (``mine``: its namespaces, where they were read already)."""
+    if mine is None:
+        mine = ns_ids(pid, proc)
     if not any(mine.values()) and not os.path.exists(f"{proc}/{pid}"):
         raise FileNotFoundError(f"{proc}/{pid}/ns")
     types = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 
+from .fs import read_bytes
 from .fs import read_text as _read
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
@@ -27,8 +28,7 @@ RTF_GATEWAY = 0x2
 
 def net_dev(pid: int | str, proc: str = "/proc") -> dict[str, dict[str, int]]:
     """Interfaces of the process's netns with byte and packet counters (/proc/PID/net/dev)."""
-    with open(f"{proc}/{pid}/net/dev") as fh:
-        lines = fh.read().splitlines()[2:]
+    lines = read_bytes(f"{proc}/{pid}/net/dev", records=True).decode().splitlines()[2:]
     result = {}
     for line in lines:
         name, _, counters = line.partition(":")
@@ -207,9 +207,9 @@ def ipv6(text: str) -> dict[str, list[str]]:
 def addresses(pid: int | str, proc: str = "/proc") -> tuple[dict[str, list[str]], str | None]:
     """(interface -> addresses, default gateway) read from the kernel's tables."""
     base = f"{proc}/{pid}/net"
-    table = routes(_read(f"{base}/route") or "")
-    v4 = assign_ipv4(local_ipv4(_read(f"{base}/fib_trie") or ""), table)
-    for name, addrs in ipv6(_read(f"{base}/if_inet6") or "").items():
+    table = routes(_read(f"{base}/route", records=True) or "")
+    v4 = assign_ipv4(local_ipv4(_read(f"{base}/fib_trie", records=True) or ""), table)
+    for name, addrs in ipv6(_read(f"{base}/if_inet6", records=True) or "").items():
         v4.setdefault(name, []).extend(addrs)
     gateway = next(
         (r["gateway"] for r in table if r["gateway"] and not r["network"].prefixlen), None
@@ -261,7 +261,14 @@ def ethtool_driver(name: str) -> str | None:
 def host_peer(iflink: int, sysfs: str = "/sys") -> dict[str, Any] | None:
     """The host interface whose ifindex is ``iflink``, its driver and its bridge."""
     base = f"{sysfs}/class/net"
-    for name, attrs in sys_links(base).items():
+    try:
+        names = sorted(os.listdir(base))
+    except OSError:
+        names = []
+    for name in names:
+        if _read(f"{base}/{name}/ifindex") != str(iflink):
+            continue
+        attrs = link(base, name)
         if attrs["ifindex"] == iflink:
             master = None
             try:
@@ -278,13 +285,21 @@ def host_peer(iflink: int, sysfs: str = "/sys") -> dict[str, Any] | None:
     return None
 
 
-def interfaces(pid: int | str, proc: str, sysfs: str, peer_lookup: bool) -> list[dict[str, Any]]:
-    """Each interface of the netns with counters, links, addresses and the host peer."""
+def interfaces(
+    pid: int | str,
+    proc: str,
+    sysfs: str,
+    peer_lookup: bool,
+    addrs: dict[str, list[str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Each interface of the netns with counters, links, addresses and the host peer
+    (``addrs``: the addresses, where they were read already)."""
     counters = net_dev(pid, proc)
     links = sys_links(f"{proc}/{pid}/root/sys/class/net")
     if set(links) != set(counters):
         links = {}  # that sysfs belongs to another network namespace: do not trust it
-    addrs, _ = addresses(pid, proc)
+    if addrs is None:
+        addrs, _ = addresses(pid, proc)
     rows = []
     for name in sorted(counters):
         attrs = links.get(name) or dict.fromkeys(("ifindex", "iflink", "mac", "mtu", "state"))
@@ -370,8 +385,8 @@ def section(
     ``net`` is the namespaces section's entry for the net namespace; ``peer_lookup`` is
     False where pyhost does not run in the host's network namespace itself.
     """
-    rows = interfaces(pid, proc, sysfs, peer_lookup)
-    _, gateway = addresses(pid, proc)
+    addrs, gateway = addresses(pid, proc)
+    rows = interfaces(pid, proc, sysfs, peer_lookup, addrs)
     host_config = (config or {}).get("HostConfig") or {}
     result: dict[str, Any] = {
         "mode": mode(net["shared_with_host"], [r["name"] for r in rows], owner),

@@ -76,7 +76,8 @@ def section(
     if host_pidns or ident is None:
         members, scope = descendants(pid, table), "descendants"
     else:
-        members, scope = proctable.same_namespace(table, "pid", ident), "pid namespace"
+        members = proctable.same_namespace(table, "pid", ident, host=False)
+        scope = "pid namespace"
     ordered = tree(members)
     return {
         "pid_namespace": ident[1] if ident else None,

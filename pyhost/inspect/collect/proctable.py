@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 
-from .namespaces import NS_TYPES
+from .fs import read_bytes
+from .namespaces import NS_TYPES, ns_id
 
 HEX = "0123456789abcdef"
 
@@ -26,7 +27,7 @@ class Proc:
     first asked for (nothing is read where ``proc`` is None).
     """
 
-    __slots__ = ("_ids", "_ns", "comm", "pid", "ppid", "proc", "start")
+    __slots__ = ("_ids", "_ns", "comm", "kernel", "pid", "ppid", "proc", "start")
 
     def __init__(
         self,
@@ -37,11 +38,13 @@ class Proc:
         ns: dict[str, tuple[int, int] | None] | None = None,
         container_ids: tuple[str, ...] | None = None,  # from the cgroup path, outermost first
         proc: str | None = None,
+        kernel: bool = False,  # a kernel thread (PF_KTHREAD)
     ) -> None:
         self.pid = pid
         self.ppid = ppid
         self.comm = comm
         self.start = start
+        self.kernel = kernel
         self._ns: dict[str, tuple[int, int] | None] = ns if ns is not None else {}
         self._ids = container_ids
         self.proc = proc
@@ -53,13 +56,7 @@ class Proc:
         """(st_dev, st_ino) of one namespace; None where it is unreadable or absent."""
         if kind in self._ns or self.proc is None:
             return self._ns.get(kind)
-        try:
-            st = os.stat(f"{self.proc}/{self.pid}/ns/{kind}")
-        except OSError:
-            ident = None
-        else:
-            ident = (st.st_dev, st.st_ino)
-        self._ns[kind] = ident
+        ident = self._ns[kind] = ns_id(self.pid, kind, self.proc)
         return ident
 
     @property
@@ -84,28 +81,22 @@ class Proc:
         return None
 
 
-def read_bytes(path: str) -> bytes:
-    """A small kernel file's content, without open()'s buffering and text layers."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while True:
-            data = os.read(fd, 65536)
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
+PF_KTHREAD = 0x00200000  # include/linux/sched.h
 
 
-def read_stat(pid: int | str, proc: str = "/proc") -> tuple[int, str, int]:
-    """(ppid, comm, start time) from /proc/PID/stat; comm may hold spaces and parentheses."""
+def _stat(pid: int | str, proc: str) -> tuple[int, str, int, int]:
+    """(ppid, comm, start time, flags) from /proc/PID/stat."""
     text = read_bytes(f"{proc}/{pid}/stat").decode(errors="replace")
     head, _, tail = text.rpartition(")")
     comm = head.partition("(")[2]
     fields = tail.split()
-    return int(fields[1]), comm, int(fields[19])
+    return int(fields[1]), comm, int(fields[19]), int(fields[6])
+
+
+def read_stat(pid: int | str, proc: str = "/proc") -> tuple[int, str, int]:
+    """(ppid, comm, start time) from /proc/PID/stat; comm may hold spaces and parentheses."""
+    ppid, comm, start, _ = _stat(pid, proc)
+    return ppid, comm, start
 
 
 def _ids_in(path: str, found: list[str]) -> None:
@@ -139,10 +130,10 @@ def container_ids(pid: int | str, proc: str = "/proc") -> tuple[str, ...]:
 def read_proc(pid: int, proc: str = "/proc") -> Proc | None:
     """One process, or None when it is gone (or its stat cannot be read)."""
     try:
-        ppid, comm, start = read_stat(pid, proc)
+        ppid, comm, start, flags = _stat(pid, proc)
     except (OSError, ValueError, IndexError):
         return None
-    return Proc(pid, ppid, comm, start, proc=proc)
+    return Proc(pid, ppid, comm, start, proc=proc, kernel=bool(flags & PF_KTHREAD))
 
 
 def scan(proc: str = "/proc") -> dict[int, Proc]:
@@ -194,9 +185,17 @@ def ancestors(pid: int, table: dict[int, Proc], proc: str = "/proc") -> list[Pro
     return chain
 
 
-def same_namespace(table: dict[int, Proc], kind: str, ident: tuple[int, int]) -> list[Proc]:
-    """Every process in the namespace ``ident`` of type ``kind``."""
-    return [entry for entry in table.values() if entry.nsid(kind) == ident]
+def same_namespace(
+    table: dict[int, Proc], kind: str, ident: tuple[int, int], *, host: bool = True
+) -> list[Proc]:
+    """Every process in the namespace ``ident`` of type ``kind``; ``host`` False says that
+    it is not one of the host's, where no kernel thread can be (they all live in the
+    initial namespaces): their links are not read."""
+    return [
+        entry
+        for entry in table.values()
+        if (host or not entry.kernel) and entry.nsid(kind) == ident
+    ]
 
 
 def sharing_containers(
@@ -214,6 +213,8 @@ def sharing_containers(
     kinds = [k for k in NS_TYPES if mine.get(k) is not None and mine[k] != host.get(k)]
     found: dict[str, set[str]] = {kind: set() for kind in NS_TYPES}
     for entry in table.values():
+        if entry.kernel:
+            continue  # kernel threads live in the initial namespaces: never in ``kinds``
         ident = entry.container(known)
         if ident is None or ident == own:
             continue

@@ -6,6 +6,8 @@ import os
 
 from . import mountinfo
 from .capnames import CAP_NAMES, DEFAULT_CAPS
+from .fs import read_bytes
+from .proctable import status_fields
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
 if TYPE_CHECKING:
@@ -13,8 +15,7 @@ if TYPE_CHECKING:
 
 
 def status(pid: int | str, proc: str = "/proc") -> dict[str, str]:
-    with open(f"{proc}/{pid}/status") as fh:
-        return {key: value.strip() for key, _, value in (line.partition(":") for line in fh) if key}
+    return status_fields(pid, proc)
 
 
 def last_cap(proc: str = "/proc") -> int:
@@ -33,9 +34,13 @@ def cap_names(mask: int) -> list[str]:
     ]
 
 
-def posture(pid: int | str, proc: str = "/proc") -> dict[str, Any]:
-    """Effective capabilities against Docker's default, seccomp, no_new_privs."""
-    st = status(pid, proc)
+def posture(
+    pid: int | str, proc: str = "/proc", st: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Effective capabilities against Docker's default, seccomp, no_new_privs (``st``: its
+    /proc/PID/status, where it was read already)."""
+    if st is None:
+        st = status(pid, proc)
     cap_eff = int(st.get("CapEff", "0"), 16)
     full = (1 << (last_cap(proc) + 1)) - 1
     default = sum(1 << bit for bit in DEFAULT_CAPS)
@@ -49,19 +54,23 @@ def posture(pid: int | str, proc: str = "/proc") -> dict[str, Any]:
     }
 
 
-def docker_socket_mounted(pid: int | str, proc: str = "/proc") -> bool:
-    """True when a docker.sock is mounted into the process's mount namespace."""
-    try:
-        with open(f"{proc}/{pid}/mountinfo") as fh:
-            return any(line.split()[4].endswith("/docker.sock") for line in fh)
-    except OSError:
-        return False
+def docker_socket_mounted(
+    pid: int | str, proc: str = "/proc", mounts: list[mountinfo.Mount] | None = None
+) -> bool:
+    """True when a docker.sock is mounted into the process's mount namespace (``mounts``:
+    its mount table, where it was read already)."""
+    if mounts is None:
+        try:
+            mounts = mountinfo.read(pid, proc)
+        except OSError:
+            return False
+    return any(m.point.endswith("/docker.sock") for m in mounts)
 
 
 def id_map(pid: int | str, which: str, proc: str = "/proc") -> list[list[int]]:
     """/proc/PID/{uid,gid}_map rows: [inside, outside, count]."""
-    with open(f"{proc}/{pid}/{which}_map") as fh:
-        return [[int(v) for v in line.split()] for line in fh if line.strip()]
+    text = read_bytes(f"{proc}/{pid}/{which}_map").decode()
+    return [[int(v) for v in line.split()] for line in text.splitlines() if line.strip()]
 
 
 def apparmor(pid: int | str, proc: str = "/proc", sysfs: str = "/sys") -> str | None:
@@ -75,8 +84,7 @@ def apparmor(pid: int | str, proc: str = "/proc", sysfs: str = "/sys") -> str | 
         paths.append(f"{proc}/{pid}/attr/current")
     for path in paths:
         try:
-            with open(path) as fh:
-                label = fh.read().strip("\0\n ")
+            label = read_bytes(path).decode(errors="replace").strip("\0\n ")
         except OSError:
             continue  # EINVAL without an LSM that answers, ENOENT on old kernels
         if label:
@@ -84,9 +92,11 @@ def apparmor(pid: int | str, proc: str = "/proc", sysfs: str = "/sys") -> str | 
     return None
 
 
-def readonly_rootfs(pid: int | str, proc: str = "/proc") -> bool | None:
+def readonly_rootfs(
+    pid: int | str, proc: str = "/proc", mounts: list[mountinfo.Mount] | None = None
+) -> bool | None:
     """True when "/" is mounted read-only in the process's mount namespace."""
-    root = mountinfo.root_mount(mountinfo.read(pid, proc))
+    root = mountinfo.root_mount(mounts if mounts is not None else mountinfo.read(pid, proc))
     return None if root is None else root.readonly
 
 
@@ -119,20 +129,25 @@ def findings(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def section(pid: int | str, proc: str = "/proc") -> dict[str, Any]:
-    """Capabilities, seccomp, AppArmor, no_new_privs, read-only root, user namespace maps."""
+def section(
+    pid: int | str, proc: str = "/proc", mounts: list[mountinfo.Mount] | None = None
+) -> dict[str, Any]:
+    """Capabilities, seccomp, AppArmor, no_new_privs, read-only root, user namespace maps
+    (``mounts``: the process's mount table, where it was read already)."""
     st = status(pid, proc)
-    result = posture(pid, proc)
+    result = posture(pid, proc, st)
     uid_map = id_map(pid, "uid", proc)
+    if mounts is None:
+        mounts = mountinfo.read(pid, proc)
     result.update(
         capabilities=cap_names(int(st.get("CapEff", "0"), 16)),
         seccomp_filters=int(st.get("Seccomp_filters", "0") or 0),
         apparmor=apparmor(pid, proc),
-        readonly_rootfs=readonly_rootfs(pid, proc),
+        readonly_rootfs=readonly_rootfs(pid, proc, mounts),
         uid_map=uid_map,
         gid_map=id_map(pid, "gid", proc),
         user_namespace=uid_map != [[0, 0, 4294967295]],
-        docker_sock=docker_socket_mounted(pid, proc),
+        docker_sock=docker_socket_mounted(pid, proc, mounts),
     )
     result["verdict"] = verdict(result)
     result["findings"] = findings(result)

@@ -257,9 +257,11 @@ def section(
     root: str = DEFAULT_ROOT,
     driver: str | None = None,
     proc: str = "/proc",
+    own_mounts: list[mountinfo.Mount] | None = None,
 ) -> dict[str, Any]:
     """Layer chain and container layer (Docker containers), root mount and mounts (running)."""
-    own = mountinfo.read(pid, proc) if pid else []
+    own = own_mounts if own_mounts is not None or not pid else mountinfo.read(pid, proc)
+    own = own or []
     host = mountinfo.host_mounts(proc)
     result: dict[str, Any] = {
         "driver": driver,
