@@ -2,12 +2,15 @@
 
 `pyhost inspect NAME --json` is held to twice the time of `docker inspect NAME`
 (bench/inspect_bench.py): its path imports no argparse, json, re, enum, socket, rich or
-typing. The argument parser and the helpers of the remote and offline modes are imported
-where those are used.
+typing. Its options are also a table (OPTIONS, POSITIONALS) that pyhost.cli.fastargs reads
+without argparse; argparse is built as before, with the shared helpers' help texts, and
+tests/unit/test_cli_inspect_fast.py holds the two to the same options and results. The
+helpers of the remote and offline modes are imported where those are used.
 """
 
 from __future__ import annotations
 
+from pyhost.cli.fastargs import FLAG, Option, Positional
 from pyhost.errors import ExitStatus, PyhostError, UsageError
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every start
@@ -34,6 +37,32 @@ exit codes:
   4  the host could not be reached (network, SSH authentication, host key)
   with -i: 1 when it failed (or is missing) on a host, else 4 when a host was unreachable
 """
+
+
+def _forks(text: str) -> int:
+    """--forks for the fast path: a whole number of 1 or more; anything else is left to
+    argparse (common.positive_int words the error)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+# What argparse declares below (add_parser), as fastargs reads it.
+OPTIONS = (
+    Option("--pid", type=int),
+    Option("--root"),
+    Option("-H", "--host"),
+    Option("--ssh-key"),
+    Option("-K", "--ask-become-pass", kind=FLAG),
+    Option("--known-hosts"),
+    Option("--accept-new-host-keys", kind=FLAG),
+    Option("-i", "--inventory"),
+    Option("-l", "--limit"),
+    Option("-f", "--forks", type=_forks, default=10),
+    Option("--json", kind=FLAG),
+)
+POSITIONALS = (Positional("container", metavar="CONTAINER", help="name or id", optional=True),)
 
 
 def add_parser(subparsers: Any) -> None:

@@ -1,0 +1,120 @@
+"""`pyhost inspect`'s option table (read by pyhost.cli.fastargs without argparse) declares
+what its argparse parser declares, and reads command lines as argparse reads them."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any
+
+import pytest
+
+from pyhost.cli import cmd_inspect, fastargs
+from pyhost.cli.common import positive_int
+from pyhost.cli.main import build_parser
+
+pytestmark = pytest.mark.unit
+
+KINDS = {
+    argparse._StoreTrueAction: fastargs.FLAG,
+    argparse._StoreAction: fastargs.VALUE,
+    argparse._AppendAction: fastargs.APPEND,
+}
+
+
+def _subparser() -> argparse.ArgumentParser:
+    parser = build_parser(["inspect"])
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found: argparse.ArgumentParser = sub.choices["inspect"]
+    return found
+
+
+def test_the_table_declares_what_argparse_declares() -> None:
+    table = {flags: option for option in cmd_inspect.OPTIONS for flags in [option.flags]}
+    seen = set()
+    for action in _subparser()._actions:
+        if not action.option_strings:
+            positional = cmd_inspect.POSITIONALS[0]
+            assert (action.dest, action.nargs) == (positional.dest, "?")
+            continue
+        if action.dest in ("help", "debug"):
+            continue  # argparse's own, and pyhost's global flag (fastargs reads it)
+        flags = tuple(action.option_strings)
+        assert flags in table, f"{flags} is not in cmd_inspect.OPTIONS"
+        option = table[flags]
+        seen.add(flags)
+        assert (option.dest, option.default) == (action.dest, action.default), flags
+        assert option.kind == KINDS[type(action)], flags
+        if action.type is positive_int:
+            assert option.type is cmd_inspect._forks
+        else:
+            assert option.type is action.type, flags
+    assert seen == set(table)
+    assert len(cmd_inspect.POSITIONALS) == 1
+
+
+@pytest.mark.parametrize("text", ["1", "10", "0", "-3", "x", "2.5", ""])
+def test_forks_accepts_what_positive_int_accepts(text: str) -> None:
+    try:
+        expected: Any = positive_int(text)
+    except argparse.ArgumentTypeError:
+        expected = ValueError
+    try:
+        got: Any = cmd_inspect._forks(text)
+    except ValueError:
+        got = ValueError
+    assert got == expected
+
+
+FAST = [
+    "inspect web-1 --json",
+    "inspect --json web-1",
+    "inspect 3f2a",
+    "inspect --pid 4242 --json",
+    "inspect --pid=4242",
+    "inspect --debug web-1 --json",
+    "inspect web --root /mnt/evidence",
+    "inspect --root /mnt/evidence",
+    "inspect web-1 -H admin@host-1",
+    "inspect web-1 -H lab@[::1]:2222 --ssh-key /k -K --json",
+    "inspect web-1 -i inventory.yml --limit web -f 3",
+    "inspect web-1 -i inv.yml -l web --forks=20 --known-hosts /kh --accept-new-host-keys",
+    "inspect -Hhost web",
+    "inspect",
+]
+SLOW = [
+    "inspect --help",
+    "inspect -h",
+    "inspect --pid many",
+    "inspect --forks 0 -i inv x",
+    "inspect --jso web",
+    "inspect a b",
+    "inspect -- web",
+    "inspect --pid",
+]
+
+
+def _argparse(words: list[str]) -> dict[str, object]:
+    values = dict(vars(build_parser(words).parse_args(words)))
+    values.pop("execute")
+    values.pop("command")
+    return values
+
+
+@pytest.mark.parametrize("line", FAST)
+def test_the_table_reads_what_argparse_reads(line: str) -> None:
+    words = shlex.split(line)
+    debug = words[1] == "--debug" if len(words) > 1 else False
+    fast = fastargs.parse(words[1:], cmd_inspect.OPTIONS, cmd_inspect.POSITIONALS)
+    assert fast is not None, f"{line!r} fell back to argparse"
+    values = dict(vars(fast))
+    assert values.pop("debug") is debug
+    expected = _argparse(words)
+    assert expected.pop("debug") is debug
+    assert values == expected
+
+
+@pytest.mark.parametrize("line", SLOW)
+def test_the_rest_is_left_to_argparse(line: str) -> None:
+    words = shlex.split(line)
+    assert fastargs.parse(words[1:], cmd_inspect.OPTIONS, cmd_inspect.POSITIONALS) is None
