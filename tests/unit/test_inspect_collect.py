@@ -316,3 +316,40 @@ def test_net_owner_is_the_container_that_started_first() -> None:
     assert inspection.net_owner(ctx, (4, 1)) == "web"
     ctx.config = {"Id": A}
     assert inspection.net_owner(ctx, (4, 1)) is None
+
+
+def kernel_stat_line(pid: int, comm: str, ppid: int, flags: int) -> str:
+    rest = ["S", str(ppid), "0", "0", "0", "0", str(flags)] + ["0"] * 12 + ["7"] + ["0"] * 30
+    return f"{pid} ({comm}) {' '.join(rest)}\n"
+
+
+def test_scan_leaves_kernel_threads_out_when_asked(tmp_path: Path) -> None:
+    kthread = proctable.PF_KTHREAD
+    for pid, comm, ppid, flags in [
+        (1, "init", 0, 0),
+        (2, "kthreadd", 0, kthread),
+        (3, "kworker/0:0", 2, kthread),
+        (9, "sleep", 1, 0),
+    ]:
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "stat").write_text(kernel_stat_line(pid, comm, ppid, flags))
+    (tmp_path / "2" / "task" / "2").mkdir(parents=True)
+    (tmp_path / "2" / "task" / "2" / "children").write_text("3 ")
+    full = proctable.scan(str(tmp_path))
+    assert sorted(full) == [1, 2, 3, 9]
+    assert [p for p, e in sorted(full.items()) if e.kernel] == [2, 3]
+    assert sorted(proctable.scan(str(tmp_path), kernel=False)) == [1, 9]
+    # pid 2 that is not kthreadd (a pid namespace of its own): nothing is left out
+    (tmp_path / "2" / "stat").write_text(kernel_stat_line(2, "sh", 1, 0))
+    assert sorted(proctable.scan(str(tmp_path), kernel=False)) == [1, 2, 3, 9]
+
+
+def test_kthreadds_children_are_kernel_threads() -> None:
+    listed = proctable.kernel_threads()
+    if not listed:
+        pytest.skip("pid 2 is not kthreadd here, or its children cannot be read")
+    full = proctable.scan()
+    assert all(full[int(pid)].kernel for pid in listed if int(pid) in full)
+    slim = proctable.scan(kernel=False)
+    assert 1 in slim and os.getpid() in slim and 2 not in slim
+    assert not {int(pid) for pid in listed} & set(slim)

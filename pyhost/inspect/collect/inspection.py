@@ -463,7 +463,9 @@ READ_ORDER = ("namespaces", "cgroups", "network", "security", "processes", "stor
 def collect_sections(ctx: Context, result: dict[str, Any]) -> None:
     ctx.reference, ctx.host_ns = namespaces.host_reference(ctx.proc)
     ctx.cg_version = cgroups.version()
-    ctx.table = proctable.scan(ctx.proc)
+    # kernel threads only where a kernel thread is inspected (its descendants are threads)
+    target = proctable.read_proc(ctx.pid, ctx.proc) if ctx.pid is not None else None
+    ctx.table = proctable.scan(ctx.proc, kernel=target is not None and target.kernel)
     result["cgroup_version"] = ctx.cg_version
     result["namespace_reference"] = ctx.reference
     for name in READ_ORDER:

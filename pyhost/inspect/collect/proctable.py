@@ -7,7 +7,10 @@ dockerd, containerd and the shim are. Processes that exit during the scan are sk
 
 The pass reads only /proc/PID/stat (one read each, through os.read rather than open()'s
 text layers); a process's namespace links and cgroup file are read when a question needs
-them, and only then: most processes of a host are never asked about.
+them, and only then: most processes of a host are never asked about. Kernel threads can be
+left out of the table altogether: they live in the host's namespaces and in no container,
+so that only an inspection of one of them (its descendants) needs them; kthreadd lists them
+as its children in one file.
 """
 
 from __future__ import annotations
@@ -136,11 +139,29 @@ def read_proc(pid: int, proc: str = "/proc") -> Proc | None:
     return Proc(pid, ppid, comm, start, proc=proc, kernel=bool(flags & PF_KTHREAD))
 
 
-def scan(proc: str = "/proc") -> dict[int, Proc]:
-    """Every process visible in ``proc``, by host pid."""
+KTHREADD = 2  # the kernel's thread daemon: every other kernel thread is its child
+
+
+def kernel_threads(proc: str = "/proc") -> set[str]:
+    """The pids (as /proc names them) of kthreadd and its children; empty where pid 2 is
+    not kthreadd (pyhost in a pid namespace of its own) or its children cannot be read."""
+    try:
+        ppid, comm, _, flags = _stat(KTHREADD, proc)
+        if ppid != 0 or comm != "kthreadd" or not flags & PF_KTHREAD:
+            return set()
+        children = read_bytes(f"{proc}/{KTHREADD}/task/{KTHREADD}/children").split()
+    except (OSError, ValueError, IndexError):
+        return set()
+    return {str(KTHREADD), *(c.decode() for c in children)}
+
+
+def scan(proc: str = "/proc", *, kernel: bool = True) -> dict[int, Proc]:
+    """Every process visible in ``proc``, by host pid; without the kernel threads where
+    ``kernel`` is False (a thread that kthreadd starts during the scan may still be in)."""
+    skip = set() if kernel else kernel_threads(proc)
     table: dict[int, Proc] = {}
     for name in os.listdir(proc):
-        if name.isdigit():
+        if name.isdigit() and name not in skip:
             entry = read_proc(int(name), proc)
             if entry is not None:
                 table[entry.pid] = entry
