@@ -6,7 +6,7 @@ import os
 
 from . import cgroups, jsonc, namespaces, security
 from .engine import Engine, EngineUnavailable
-from .fs import hostname
+from .fs import hostname, pyhost_state_dir
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
 if TYPE_CHECKING:
@@ -69,12 +69,6 @@ def _kernel_sections(
         row["pid"] = None
     except PermissionError as e:
         row["errors"].append(f"{e.filename}: permission denied (run as root)")
-
-
-def pyhost_state_dir() -> str:
-    """Where `pyhost run` keeps its records (the runtime's state root, read here by path)."""
-    root = os.environ.get("PYHOST_STATE_ROOT") or "/run/pyhost"
-    return os.path.join(root, "containers")
 
 
 def pyhost_records(state_dir: str | None = None) -> list[dict[str, Any]]:

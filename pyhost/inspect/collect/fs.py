@@ -44,3 +44,9 @@ def hostname() -> str:
     import _socket
 
     return str(_socket.gethostname())
+
+
+def pyhost_state_dir() -> str:
+    """Where `pyhost run` keeps its records (the runtime's state root, read here by path)."""
+    root = os.environ.get("PYHOST_STATE_ROOT") or "/run/pyhost"
+    return os.path.join(root, "containers")

@@ -16,7 +16,6 @@ from . import (
     cache,
     cgroups,
     components,
-    containers,
     mountinfo,
     namespaces,
     network,
@@ -26,7 +25,7 @@ from . import (
     storage,
 )
 from .engine import Engine, EngineUnavailable, Request
-from .fs import hostname
+from .fs import hostname, pyhost_state_dir
 from .proctable import Proc
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
@@ -460,12 +459,25 @@ READERS: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {
 READ_ORDER = ("namespaces", "cgroups", "network", "security", "processes", "storage", "components")
 
 
-def collect_sections(ctx: Context, result: dict[str, Any]) -> None:
-    ctx.reference, ctx.host_ns = namespaces.host_reference(ctx.proc)
-    ctx.cg_version = cgroups.version()
-    # kernel threads only where a kernel thread is inspected (its descendants are threads)
-    target = proctable.read_proc(ctx.pid, ctx.proc) if ctx.pid is not None else None
-    ctx.table = proctable.scan(ctx.proc, kernel=target is not None and target.kernel)
+class HostView:
+    """What every inspection reads of the host before its sections: the reference
+    namespaces, the cgroup version and the process table. A container's inspection reads
+    it while the engine answers (no container process is a kernel thread)."""
+
+    def __init__(self, proc: str, *, kernel: bool) -> None:
+        self.reference, self.host_ns = namespaces.host_reference(proc)
+        self.cg_version = cgroups.version()
+        self.table = proctable.scan(proc, kernel=kernel)
+
+
+def collect_sections(ctx: Context, result: dict[str, Any], host: HostView | None = None) -> None:
+    if host is None:
+        # kernel threads only where a kernel thread is inspected (its descendants are threads)
+        target = proctable.read_proc(ctx.pid, ctx.proc) if ctx.pid is not None else None
+        host = HostView(ctx.proc, kernel=target is not None and target.kernel)
+    ctx.reference, ctx.host_ns = host.reference, host.host_ns
+    ctx.cg_version = host.cg_version
+    ctx.table = host.table
     result["cgroup_version"] = ctx.cg_version
     result["namespace_reference"] = ctx.reference
     for name in READ_ORDER:
@@ -519,6 +531,19 @@ def finish(result: dict[str, Any], ctx: Context) -> dict[str, Any]:
     return result
 
 
+def _pyhost_record(query: str) -> dict[str, Any] | None:
+    """The `pyhost run` container ``query`` names, if any; pyhost's records (and the ps
+    collector that reads them) are looked at only where pyhost run keeps some."""
+    try:
+        if not os.listdir(pyhost_state_dir()):
+            return None
+    except OSError:
+        return None
+    from . import containers
+
+    return containers.find_record(query)
+
+
 def _plain(query: str) -> bool:
     """A name or id the engine resolves as we do (no "/", nothing to quote)."""
     return bool(query) and all(c.isascii() and (c.isalnum() or c in "_.-") for c in query)
@@ -548,7 +573,8 @@ def inspect_container(
     if kept is None or kept.get("key") != key:
         pending = (engine.send("/version"), engine.send("/info"))
         kept = None
-    record = containers.find_record(query)
+    record = _pyhost_record(query)
+    host = HostView("/proc", kernel=False)  # while the engine answers
     try:
         summaries = listing.result()
         summary = resolve(query, summaries)
@@ -591,12 +617,14 @@ def inspect_container(
             f"container {name_of(summary)} is not running (status {state.get('Status')}, "
             f"exit code {state.get('ExitCode')}): showing its config and layers"
         )
-    collect_sections(ctx, result)
+    collect_sections(ctx, result, host)
     return finish(result, ctx)
 
 
 def inspect_record(record: dict[str, Any], query: str, engine: Engine) -> dict[str, Any]:
     """A `pyhost run` container: the same sections, its config taken from pyhost's record."""
+    from . import containers
+
     config = containers.record_as_config(record)
     pid = int(config["State"]["Pid"]) or None
     ctx = Context(pid=pid, config=config, known={}, version=None, info=None)
