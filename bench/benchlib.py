@@ -3,6 +3,7 @@ folder on sys.path)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +29,22 @@ def provision_cmd(inv: Path, known_hosts: Path, *extra: str) -> list[str]:
         str(known_hosts),
         *extra,
     ]
+
+
+def installed_venv(work: Path) -> tuple[str, str]:
+    """(python, pyhost script) of a fresh non-editable install of this checkout, with its
+    bytecode written (as pip does where PYTHONDONTWRITEBYTECODE is not set). The package is
+    copied first: setuptools builds in the source tree, where a stale build/ would bring
+    modules that are gone."""
+    source = work / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(PACKAGE.parent / name, source / name)
+    shutil.copytree(PACKAGE, source / "pyhost", ignore=shutil.ignore_patterns("__pycache__"))
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    pip = [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps"]
+    subprocess.run([*pip, str(source)], check=True)
+    subprocess.run([python, "-m", "compileall", "-q", str(venv / "lib")], check=True)
+    return python, str(venv / "bin" / "pyhost")

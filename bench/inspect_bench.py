@@ -1,10 +1,16 @@
-"""Time `pyhost inspect <container> --json` and `pyhost ps --json` with 1, 10 and 30 running
-containers on this machine's Docker engine.
+"""`pyhost inspect NAME --json` against `docker inspect NAME` and a bare interpreter, and
+`pyhost ps --json` against `docker ps`, with 1, 10 and 30 (up to 100) running containers.
 
-Prints the median (and min/max) of N runs of each command at each count. The containers
-run `sleep` from a local image (the lab's by default), carry the lab's labels so that a
-killed run is cleaned up by the next test run, and are removed at the end in any case.
-Run as root with the venv's interpreter: `.venv/bin/python bench/inspect_bench.py`.
+Run as root with a dockerd running: `.venv/bin/python bench/inspect_bench.py [--runs N]`.
+pyhost is measured as a user installs it (see run_bench.py): a fresh virtual environment
+with `pip install .` (the development venv's editable finder adds ~30 ms to every start),
+its `pyhost` console script, and `python -c pass` of that same interpreter. The commands
+run interleaved, N times each, after one run each that warms the page cache and fills
+pyhost's cache (the docker CLI's and the engine's versions, kept under keys that change
+with them: pyhost/inspect/collect/cache.py) in a cache directory of the benchmark's own.
+"pyhost inspect, no cache" gives every run an empty cache directory, as on a first run.
+The containers run `sleep` from a local image (the lab's by default), carry the lab's labels
+so that a killed run is cleaned up by the next test run, and are removed at the end.
 """
 
 from __future__ import annotations
@@ -12,14 +18,16 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import compile_bytecode
+from benchlib import installed_venv
 
 COUNTS = (1, 10, 30)
 MAX_CONTAINERS = 100
@@ -36,21 +44,43 @@ def lab_image(client: Any) -> str:
     sys.exit("no pyhost-lab image here: run the lab tests once, or pass --image")
 
 
-def measure(argv: list[str], runs: int) -> list[float]:
-    times = []
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    """Wall time in ms of one run, which must succeed."""
+    start = time.perf_counter()
+    res = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = (time.perf_counter() - start) * 1000
+    if res.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed: {res.stderr.decode(errors='replace')}")
+    return elapsed
+
+
+def measure(
+    cases: dict[str, list[str]], runs: int, env: dict[str, str], cold: set[str], work: Path
+) -> dict[str, list[float]]:
+    """The cases interleaved, ``runs`` times each; those in ``cold`` with an empty cache."""
+    for argv in cases.values():  # warm the page cache, fill pyhost's cache
+        timed(argv, env)
+    times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(runs):
-        start = time.perf_counter()
-        res = subprocess.run(argv, capture_output=True, timeout=60, check=False)
-        times.append((time.perf_counter() - start) * 1000)
-        if res.returncode != 0:
-            sys.exit(f"{' '.join(argv)} failed: {res.stderr.decode(errors='replace')}")
+        for name, argv in cases.items():
+            run_env = env
+            if name in cold:
+                empty = work / "cold-cache"
+                shutil.rmtree(empty, ignore_errors=True)
+                run_env = dict(env, XDG_CACHE_HOME=str(empty))
+            times[name].append(timed(argv, run_env))
     return times
 
 
+def report(count: int, times: dict[str, list[float]]) -> None:
+    for name, values in times.items():
+        q = statistics.quantiles(values, n=10)
+        print(f"{count:>10} {name:34} {statistics.median(values):10.1f} {q[0]:8.1f} {q[-1]:8.1f}")
+
+
 def main() -> None:
-    compile_bytecode()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-n", "--runs", type=int, default=5)
+    parser.add_argument("-n", "--runs", type=int, default=25)
     parser.add_argument("--image", help="an image with sleep (default: the lab's)")
     parser.add_argument(
         "--counts", type=int, nargs="+", default=list(COUNTS), help="containers running"
@@ -64,9 +94,13 @@ def main() -> None:
     image = args.image or lab_image(client)
     tag = secrets.token_hex(3)
     made: list[Any] = []
-    pyhost = [sys.executable, "-m", "pyhost"]
-    print(f"{'containers':>10} {'command':32} {'median ms':>10} {'min':>8} {'max':>8}")
+    work = Path(tempfile.mkdtemp(prefix="pyhost-inspect-bench-"))
+    os.chmod(work, 0o755)
+    env = dict(os.environ, XDG_CACHE_HOME=str(work / "cache"))
     try:
+        python, pyhost = installed_venv(work)
+        print(f"{args.runs} runs each, interleaved; python = {python} (pip install ., fresh venv)")
+        print(f"{'containers':>10} {'command':34} {'median ms':>10} {'p10':>8} {'p90':>8}")
         for count in args.counts:
             while len(made) < min(count, MAX_CONTAINERS):
                 made.append(
@@ -79,29 +113,30 @@ def main() -> None:
                     )
                 )
             time.sleep(1)  # let the engine settle after the starts
-            cases = {
-                f"pyhost inspect {made[0].name[:8]}.. --json": [
-                    *pyhost,
-                    "inspect",
-                    made[0].name,
-                    "--json",
-                ],
-                "pyhost ps --json": [*pyhost, "ps", "--json"],
-                f"docker inspect {made[0].name[:8]}..": ["docker", "inspect", made[0].name],
-                "docker ps": ["docker", "ps"],
+            name = made[0].name
+            inspect = {
+                "python -c pass": [python, "-c", "pass"],
+                "pyhost inspect NAME --json": [pyhost, "inspect", name, "--json"],
+                "pyhost inspect NAME --json, no cache": [pyhost, "inspect", name, "--json"],
+                "docker inspect NAME": ["docker", "inspect", name],
             }
-            for name, argv in cases.items():
-                measure(argv, 1)  # warm the page cache
-                t = measure(argv, args.runs)
-                print(
-                    f"{len(made):>10} {name:32} {statistics.median(t):10.1f}"
-                    f" {min(t):8.1f} {max(t):8.1f}"
-                )
+            times = measure(inspect, args.runs, env, {"pyhost inspect NAME --json, no cache"}, work)
+            report(len(made), times)
+            ps = {"pyhost ps --json": [pyhost, "ps", "--json"], "docker ps": ["docker", "ps"]}
+            report(len(made), measure(ps, max(5, args.runs // 5), env, set(), work))
+            mine = statistics.median(times["pyhost inspect NAME --json"])
+            docker_ms = statistics.median(times["docker inspect NAME"])
+            bare = statistics.median(times["python -c pass"])
+            print(
+                f"{len(made):>10} pyhost inspect --json: {mine / docker_ms:.2f}x docker inspect "
+                f"(target <= 2x), {mine / bare:.2f}x python -c pass"
+            )
     finally:
         for container in made:
             container.remove(force=True)
         client.close()
-    print(f"(n={args.runs} each; python {sys.version.split()[0]}; pid {os.getpid()})")
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"(python {sys.version.split()[0]}; pid {os.getpid()})")
 
 
 if __name__ == "__main__":
