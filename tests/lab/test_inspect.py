@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from labkit.fastpath import HEAVY, inspect_fast
 from labkit.hosts import lab_labels
 
 pytestmark = pytest.mark.lab
@@ -257,3 +258,49 @@ def test_stopped_container_shows_what_can_be_known(containers: dict[str, Any]) -
     human = pyhost_inspect(containers["stopped"].name)
     assert human.returncode == 0
     assert "is not running" in human.stderr
+
+
+def test_inspect_json_imports_nothing_heavy_with_or_without_a_cache(
+    containers: dict[str, Any], tmp_path: Path
+) -> None:
+    """The structural guard of the start-up budget (bench/inspect_bench.py): on the fast
+    command line, `inspect NAME --json` imports no argparse, json, re, enum, socket..."""
+    name = containers["default"].name
+    kept = str(tmp_path / "cache")
+    cold, cold_modules = inspect_fast(name, XDG_CACHE_HOME=kept, HOME=str(tmp_path))
+    warm, warm_modules = inspect_fast(name, XDG_CACHE_HOME=kept, HOME=str(tmp_path))
+    assert sorted(HEAVY & cold_modules) == [] and sorted(HEAVY & warm_modules) == []
+    assert cold["target"]["container"]["id"] == containers["default"].id
+    # what the engine and the docker CLI say of themselves: the same, asked or kept
+    assert warm["engine"] == cold["engine"]
+    for part in ("docker_cli", "dockerd", "containerd", "runtime"):
+        assert warm["components"][part] == cold["components"][part], part
+
+
+def test_the_kept_engine_answers_are_the_engines(
+    docker_engine: Any, containers: dict[str, Any], tmp_path: Path
+) -> None:
+    from pyhost.inspect.collect import cache
+
+    name = containers["default"].name
+    kept = tmp_path / "cache" / "pyhost"  # $XDG_CACHE_HOME/pyhost
+    kept.mkdir(parents=True)
+    # an entry under another key (another dockerd): ignored, and replaced
+    stale = {"key": ["elsewhere"], "version": {"Version": "0.0"}, "info": {}}
+    (kept / "engine.json").write_text(json.dumps(stale))
+    data, _ = inspect_fast(name, XDG_CACHE_HOME=str(kept.parent), HOME=str(tmp_path))
+    version, info = docker_engine.version(), docker_engine.info()
+    assert data["engine"]["version"] == version["Version"]
+    assert data["engine"]["cgroup_driver"] == info["CgroupDriver"]
+    entry = json.loads((kept / "engine.json").read_text())
+    assert entry["key"] != stale["key"]
+    assert {"version": entry["version"], "info": entry["info"]} == cache.engine_subset(
+        version, info
+    )
+    # the key names this engine's dockerd: its pid is in it, and it is stable
+    assert data["components"]["dockerd"]["pid"] in entry["key"]
+    data, _ = inspect_fast(name, XDG_CACHE_HOME=str(kept.parent), HOME=str(tmp_path))
+    assert json.loads((kept / "engine.json").read_text())["key"] == entry["key"]
+    assert data["components"]["containerd"]["version"] == next(
+        c["Version"] for c in version["Components"] if c["Name"] == "containerd"
+    )

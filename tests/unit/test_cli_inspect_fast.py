@@ -4,10 +4,13 @@ what its argparse parser declares, and reads command lines as argparse reads the
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
+from labkit.fastpath import HEAVY, inspect_fast
 
 from pyhost.cli import cmd_inspect, fastargs
 from pyhost.cli.common import positive_int
@@ -118,3 +121,15 @@ def test_the_table_reads_what_argparse_reads(line: str) -> None:
 def test_the_rest_is_left_to_argparse(line: str) -> None:
     words = shlex.split(line)
     assert fastargs.parse(words[1:], cmd_inspect.OPTIONS, cmd_inspect.POSITIONALS) is None
+
+
+def test_inspect_json_of_a_process_imports_nothing_heavy(tmp_path: Path) -> None:
+    data, modules = inspect_fast(
+        "--pid",
+        str(os.getpid()),
+        DOCKER_HOST=f"unix://{tmp_path}/none.sock",
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+    )
+    assert data["schema"] == "pyhost.inspect/1" and data["target"]["pid"] == os.getpid()
+    assert data["processes"]["available"] and data["namespaces"]["available"]
+    assert sorted(HEAVY & modules) == []
