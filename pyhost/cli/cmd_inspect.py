@@ -185,13 +185,17 @@ def print_json(data: dict[str, Any]) -> None:
 def cache_dir() -> str | None:
     """pyhost's cache (what the docker CLI and the engine say of their versions, under keys
     that change with them: see pyhost.inspect.collect.cache): $XDG_CACHE_HOME/pyhost or
-    ~/.cache/pyhost; None without a home."""
+    ~/.cache/pyhost; None without a home of this user's own (root under a sudo that kept
+    the user's HOME writes nothing there)."""
     import os
 
     base = os.environ.get("XDG_CACHE_HOME") or ""
     if not os.path.isabs(base):
         home = os.environ.get("HOME") or ""
-        if not os.path.isabs(home):
+        try:
+            if not os.path.isabs(home) or os.stat(home).st_uid != os.geteuid():
+                return None
+        except OSError:
             return None
         base = os.path.join(home, ".cache")
     return os.path.join(base, "pyhost")

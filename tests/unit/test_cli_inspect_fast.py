@@ -133,3 +133,19 @@ def test_inspect_json_of_a_process_imports_nothing_heavy(tmp_path: Path) -> None
     assert data["schema"] == "pyhost.inspect/1" and data["target"]["pid"] == os.getpid()
     assert data["processes"]["available"] and data["namespaces"]["available"]
     assert sorted(HEAVY & modules) == []
+
+
+def test_the_cache_lives_in_a_home_of_ones_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cmd_inspect.cache_dir() == str(tmp_path / ".cache" / "pyhost")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cmd_inspect.cache_dir() == str(tmp_path / "xdg" / "pyhost")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # ignored, as the spec says
+    assert cmd_inspect.cache_dir() == str(tmp_path / ".cache" / "pyhost")
+    monkeypatch.setenv("HOME", "/nonexistent-home")
+    assert cmd_inspect.cache_dir() is None
+    monkeypatch.setenv("HOME", "/")  # root's /, but whose / is it: only root's own
+    assert (cmd_inspect.cache_dir() is not None) == (os.geteuid() == 0)
