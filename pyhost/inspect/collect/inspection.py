@@ -158,7 +158,8 @@ class Context:
     ) -> None:
         self.pid = pid
         self.config = config
-        self.known = known
+        self._known = known
+        self.listing: Request | None = None  # the engine's list, where `known` waits on it
         self.version = version
         self.info = info
         self.proc = proc
@@ -173,6 +174,20 @@ class Context:
         self.pending: tuple[Request, Request] | None = None
         self._mounts: list[mountinfo.Mount] | None = None
         self.keep: tuple[str | None, list[object]] | None = None  # (cache dir, key) for them
+
+    @property
+    def known(self) -> dict[str, str]:
+        """Container id -> name, of every container the engine knows (read from the list
+        sent early, where it was not needed before)."""
+        if self.listing is not None:
+            listing, self.listing = self.listing, None
+            self._known = {s["Id"]: name_of(s) for s in listing.result()}
+        return self._known
+
+    @known.setter
+    def known(self, value: dict[str, str]) -> None:
+        self.listing = None
+        self._known = value
 
     @property
     def container_id(self) -> str | None:
@@ -453,10 +468,11 @@ READERS: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-# The order the sections are read in: those that need the engine's /version and /info come
-# last, so that the engine works on those while /proc is read (results and findings keep
-# the order of READERS).
-READ_ORDER = ("namespaces", "cgroups", "network", "security", "processes", "storage", "components")
+# The order the sections are read in: those that need the engine's answers come last (the
+# list of containers: namespaces, network; /version and /info: storage, components), so
+# that the engine works on those while /proc is read (results and findings keep the order
+# of READERS).
+READ_ORDER = ("cgroups", "security", "processes", "namespaces", "network", "storage", "components")
 
 
 class HostView:
@@ -508,6 +524,9 @@ def skeleton(ctx: Context, engine: Engine, kind: str, query: str) -> dict[str, A
 
 
 def finish(result: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    if ctx.listing is not None:  # not needed after all (no process to compare)
+        ctx.listing.close()
+        ctx.listing = None
     ctx.engine_answers()
     if ctx.version is not None:
         _fill_engine(result["engine"], ctx)
@@ -556,12 +575,13 @@ def inspect_container(
 
     Raises EngineUnavailable when no engine answers, TargetError when none matches.
 
-    Every request to the engine is sent at once and read where it is needed: the list
-    (to resolve the name as Docker does), the container itself by the name given (used
-    when it is the one the list resolves to; asked again by id otherwise), /version and
-    /info (read last, after /proc). With ``cache_dir``, what /version and /info say of the
-    engine is kept there under a key that changes with them (see cache), and they are
-    asked only when it did; the docker CLI's version too.
+    Every request to the engine is sent at once and read where it is needed: the
+    container itself by the name given (the engine resolves a plain name by Docker's rule,
+    as resolve() does), the list of containers (the names of those that share a namespace;
+    and where the engine found none by that name, resolve()'s error or a `pyhost run`
+    container), /version and /info (read last, after /proc). With ``cache_dir``, what
+    /version and /info say of the engine is kept there under a key that changes with them
+    (see cache), and they are asked only when it did; the docker CLI's version too.
     """
     engine = engine or Engine()
     cli = components.DockerCli(cache_dir)
@@ -575,25 +595,23 @@ def inspect_container(
         kept = None
     record = _pyhost_record(query)
     host = HostView("/proc", kernel=False)  # while the engine answers
-    try:
-        summaries = listing.result()
-        summary = resolve(query, summaries)
-    except (EngineUnavailable, TargetError):
-        for request in (guess, *(pending or ())):
-            if request is not None:
-                request.close()
-        if record is None:
-            raise
-        return inspect_record(record, query, engine)
-    config = None
+    config = summary = None
     if guess is not None:
+        # the engine resolves a plain name as resolve() does: full id, name, unique prefix
         try:
             config = guess.result()
         except (KeyError, EngineUnavailable):
             config = None
-        if config is not None and config.get("Id") != summary["Id"]:
-            config = None  # the engine resolved the name to another container
     if config is None:
+        try:
+            summaries = listing.result()
+            summary = resolve(query, summaries)
+        except (EngineUnavailable, TargetError):
+            for request in pending or ():
+                request.close()
+            if record is None:
+                raise
+            return inspect_record(record, query, engine)
         try:
             config = engine.container(summary["Id"])
         except KeyError:
@@ -602,10 +620,14 @@ def inspect_container(
     ctx = Context(
         pid=pid,
         config=config,
-        known={s["Id"]: name_of(s) for s in summaries},
+        known={},
         version=(kept or {}).get("version"),
         info=(kept or {}).get("info"),
     )
+    if summary is None:
+        ctx.listing = listing  # read where the sections need it
+    else:
+        ctx.known = {s["Id"]: name_of(s) for s in summaries}
     ctx.pending = pending
     if key is not None and pending is not None:
         ctx.keep = (cache_dir, key)
@@ -613,8 +635,9 @@ def inspect_container(
     result = skeleton(ctx, engine, "container", query)
     if pid is None:
         state = config.get("State") or {}
+        name = str(config.get("Name", "")).lstrip("/") or str(config.get("Id", ""))[:12]
         result["notes"].append(
-            f"container {name_of(summary)} is not running (status {state.get('Status')}, "
+            f"container {name} is not running (status {state.get('Status')}, "
             f"exit code {state.get('ExitCode')}): showing its config and layers"
         )
     collect_sections(ctx, result, host)

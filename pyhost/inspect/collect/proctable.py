@@ -125,8 +125,12 @@ def container_ids(pid: int | str, proc: str = "/proc") -> tuple[str, ...]:
         return ()
     found: list[str] = []
     if "docker" in text:
+        seen = set()  # v1 names the same path in most of its hierarchies
         for line in text.splitlines():
-            _ids_in(line.split(":", 2)[-1], found)
+            path = line.split(":", 2)[-1]
+            if path not in seen:
+                seen.add(path)
+                _ids_in(path, found)
     return tuple(found)
 
 
@@ -233,7 +237,7 @@ def sharing_containers(
     """
     kinds = [k for k in NS_TYPES if mine.get(k) is not None and mine[k] != host.get(k)]
     found: dict[str, set[str]] = {kind: set() for kind in NS_TYPES}
-    for entry in table.values():
+    for entry in table.values() if kinds else ():
         if entry.kernel:
             continue  # kernel threads live in the initial namespaces: never in ``kinds``
         ident = entry.container(known)
