@@ -131,3 +131,19 @@ def test_quote_and_urlencode_are_urllibs(text: str) -> None:
     assert engine_module.quote(text, "") == urllib.parse.quote(text, "")
     params = {"all": "1", "a b": text}
     assert engine_module.urlencode(params) == urllib.parse.urlencode(params)
+
+
+def test_known_containers_ask_the_engine_once_and_only_when_needed(
+    served: tuple[Engine, Server],
+) -> None:
+    from pyhost.inspect.collect.inspection import Known
+
+    engine, server = served
+    known = Known({"own": "web"}, engine)
+    assert "own" in known and known["own"] == "web"
+    assert server.asked == []  # what it was given answers without the engine
+    assert "abc" in known and known["abc"] == "abc"  # no Names: the short id, as name_of
+    assert "zzz" not in known
+    with pytest.raises(KeyError):
+        known["zzz"]
+    assert server.asked == ["/containers/json?all=1"]

@@ -234,16 +234,22 @@ def sharing_containers(
 
     ``known`` maps the engine's container ids to their names; ``own`` is excluded. The
     host's own namespaces are left out: every process shares those, containers or not.
+    ``known`` is looked up only for processes that share a namespace.
     """
     kinds = [k for k in NS_TYPES if mine.get(k) is not None and mine[k] != host.get(k)]
     found: dict[str, set[str]] = {kind: set() for kind in NS_TYPES}
     for entry in table.values() if kinds else ():
         if entry.kernel:
             continue  # kernel threads live in the initial namespaces: never in ``kinds``
-        ident = entry.container(known)
+        ids = entry.container_ids
+        if not ids or ids == (own,):
+            continue  # in no container, or in this one alone
+        shared = [kind for kind in kinds if entry.nsid(kind) == mine[kind]]
+        # which container the process is in, only where it shares something (``known`` may
+        # have to ask the engine)
+        ident = entry.container(known) if shared else None
         if ident is None or ident == own:
             continue
-        for kind in kinds:
-            if entry.nsid(kind) == mine[kind]:
-                found[kind].add(known[ident])
+        for kind in shared:
+            found[kind].add(known[ident])
     return {kind: sorted(names) for kind, names in found.items()}
