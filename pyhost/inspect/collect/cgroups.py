@@ -33,6 +33,8 @@ def v1_mounts(mountinfo: str = "/proc/self/mountinfo") -> dict[str, tuple[str, s
     try:
         with open(mountinfo) as fh:
             for line in fh:
+                if " - cgroup " not in line:
+                    continue  # (" - " only separates: mountinfo escapes spaces in paths)
                 left, _, right = line.partition(" - ")
                 fields, rfields = left.split(), right.split()
                 if len(fields) < 5 or len(rfields) < 3 or rfields[0] != "cgroup":
