@@ -102,6 +102,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    if args.inventory is not None or args.host is not None:
+        import gc
+
+        gc.enable()  # off for the local start-up (pyhost.cli.main.run); SSH sessions live long
     if args.root is not None:
         return _offline(args)
     if args.inventory is not None:

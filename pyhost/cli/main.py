@@ -32,7 +32,7 @@ SUBCOMMANDS = {
 }
 # Commands whose options are a table (pyhost.cli.fastargs): their usual command lines are read
 # without importing argparse, whose ~20 ms would be most of `pyhost run`'s start-up.
-FAST = ("run",)
+FAST = ("run", "inspect")
 
 DESCRIPTION = """\
 Install, inspect, run and audit Docker CE hosts.
@@ -165,8 +165,8 @@ def run() -> NoReturn:
 
     # Start-up makes thousands of long-lived objects (modules, functions, classes) and no
     # garbage: the cyclic collector's passes over them are wasted (~1.5 ms of `pyhost run`).
-    # `pyhost run` turns it back on once the supervisor outlives its start (launch.watch);
-    # every other command at once, in main().
+    # `pyhost run` turns it back on once the supervisor outlives its start (launch.watch),
+    # `pyhost inspect` where it goes to other hosts; every other command at once, in main().
     gc.disable()
     code = main()
     if _requested(sys.argv[1:]) == "run":

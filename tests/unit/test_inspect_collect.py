@@ -72,6 +72,27 @@ def test_sharing_containers_names_others_in_private_namespaces_only() -> None:
     assert got["user"] == []  # the host's: every container shares it, not listed
 
 
+def test_sharers_are_looked_for_below_containerd_shims_only_where_one_runs() -> None:
+    def shim(number: int) -> Proc:
+        return Proc(number, 1, "containerd-shim", 0, dict(HOST), ())
+
+    table = {
+        20: shim(20),
+        21: proc(21, 20, A, net=1, pid=2),  # A's init, below its shim
+        22: proc(22, 21, A, net=1, pid=2),  # a child of it
+        30: shim(30),
+        31: proc(31, 30, B, net=1, pid=3),  # B: --network container:A
+        32: proc(32, 31, B, net=1, pid=3),
+        40: proc(40, 1, B, net=1),  # in B's cgroup but not below a shim: not looked at
+    }
+    got = proctable.container_candidates(table)
+    assert sorted(p.pid for p in got) == [21, 22, 31, 32]
+    shares = proctable.sharing_containers(table, table[21].ns, A, {A: "web", B: "side"}, HOST)
+    assert shares["net"] == ["side"] and shares["pid"] == []
+    no_shims = {pid: entry for pid, entry in table.items() if entry.comm != "containerd-shim"}
+    assert sorted(p.pid for p in proctable.container_candidates(no_shims)) == sorted(no_shims)
+
+
 def test_namespace_verdicts_and_findings() -> None:
     shared = namespaces.describe("net", HOST["net"], HOST["net"], 1, [])
     assert shared["verdict"] == "shared with host" and shared["expected"] is False
@@ -353,3 +374,11 @@ def test_kthreadds_children_are_kernel_threads() -> None:
     slim = proctable.scan(kernel=False)
     assert 1 in slim and os.getpid() in slim and 2 not in slim
     assert not {int(pid) for pid in listed} & set(slim)
+
+
+def test_namespace_inode_from_the_link_is_the_stat_inode() -> None:
+    for kind in namespaces.NS_TYPES:
+        ident = namespaces.ns_id("self", kind)
+        if ident is not None:
+            assert namespaces.ns_inode("self", kind) == ident[1]
+    assert namespaces.ns_inode(999_999_999, "net") is None

@@ -358,11 +358,13 @@ def net_owner(ctx: Context, netns: tuple[int, int] | None) -> str | None:
     """The container that made this net namespace, when that is another container: the one
     whose process in it started first (how --network container:X looks to the kernel)."""
     first: dict[str, int] = {}
+    if netns is None:
+        return None
     private = netns != ctx.host_ns.get("net")
-    for entry in ctx.table.values():
+    for entry in proctable.container_candidates(ctx.table):
         if private and entry.kernel:
             continue  # kernel threads live in the initial namespaces
-        if not entry.container_ids or netns is None or entry.nsid("net") != netns:
+        if not entry.container_ids or not entry.in_namespace("net", netns):
             continue  # in no container, or not in this namespace
         ident = entry.container(ctx.known)
         if ident is not None:

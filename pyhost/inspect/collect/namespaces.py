@@ -20,6 +20,17 @@ def ns_id(pid: int | str, kind: str, proc: str = "/proc") -> tuple[int, int] | N
     return (st.st_dev, st.st_ino)
 
 
+def ns_inode(pid: int | str, kind: str, proc: str = "/proc") -> int | None:
+    """The inode of one namespace, from its link (``net:[4026531840]``): half the cost of
+    a stat, for scans that compare many processes (every namespace lives on the one nsfs,
+    so the inode alone tells them apart)."""
+    try:
+        link = os.readlink(f"{proc}/{pid}/ns/{kind}")
+        return int(link[link.index("[") + 1 : -1])
+    except (OSError, ValueError):
+        return None
+
+
 def ns_ids(pid: int | str, proc: str = "/proc") -> dict[str, tuple[int, int] | None]:
     """(st_dev, st_ino) of each namespace; None where it is unreadable or absent."""
     return {kind: ns_id(pid, kind, proc) for kind in NS_TYPES}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from .fs import read_bytes
-from .namespaces import NS_TYPES, ns_id
+from .namespaces import NS_TYPES, ns_id, ns_inode
 
 HEX = "0123456789abcdef"
 
@@ -61,6 +61,13 @@ class Proc:
             return self._ns.get(kind)
         ident = self._ns[kind] = ns_id(self.pid, kind, self.proc)
         return ident
+
+    def in_namespace(self, kind: str, ident: tuple[int, int]) -> bool:
+        """Whether this process is in the namespace ``ident`` (see ``nsid``) of ``kind``;
+        read through the link's inode where nothing is known yet (see ns_inode)."""
+        if kind in self._ns or self.proc is None:
+            return self._ns.get(kind) == ident
+        return ns_inode(self.pid, kind, self.proc) == ident[1]
 
     @property
     def ns(self) -> dict[str, tuple[int, int] | None]:
@@ -223,6 +230,35 @@ def same_namespace(
     ]
 
 
+SHIM_COMM = "containerd-shim"  # comm (15 characters) of every containerd-shim-* (v1, runc v2)
+
+
+def container_candidates(table: dict[int, Proc]) -> list[Proc]:
+    """The processes that can be in a Docker container: the descendants of a containerd
+    shim (a subreaper: orphans inside a container stay below it). Where no shim runs (an
+    engine of another kind), every process; only those are read for their cgroup and
+    namespaces, so the other processes of the host cost nothing."""
+    children: dict[int, list[Proc]] = {}
+    shims = []
+    for entry in table.values():
+        children.setdefault(entry.ppid, []).append(entry)
+        if entry.comm == SHIM_COMM:
+            shims.append(entry)
+    if not shims:
+        return list(table.values())
+    found: list[Proc] = []
+    stack = [c for shim in shims for c in children.get(shim.pid, ())]
+    seen: set[int] = set()
+    while stack and len(seen) <= len(table):
+        entry = stack.pop()
+        if entry.pid in seen:
+            continue
+        seen.add(entry.pid)
+        found.append(entry)
+        stack.extend(children.get(entry.pid, ()))
+    return found
+
+
 def sharing_containers(
     table: dict[int, Proc],
     mine: dict[str, tuple[int, int] | None],
@@ -236,15 +272,16 @@ def sharing_containers(
     host's own namespaces are left out: every process shares those, containers or not.
     ``known`` is looked up only for processes that share a namespace.
     """
-    kinds = [k for k in NS_TYPES if mine.get(k) is not None and mine[k] != host.get(k)]
+    targets = {k: v for k, v in mine.items() if v is not None and v != host.get(k)}
+    kinds = [k for k in NS_TYPES if k in targets]
     found: dict[str, set[str]] = {kind: set() for kind in NS_TYPES}
-    for entry in table.values() if kinds else ():
+    for entry in container_candidates(table) if kinds else ():
         if entry.kernel:
             continue  # kernel threads live in the initial namespaces: never in ``kinds``
         ids = entry.container_ids
         if not ids or ids == (own,):
             continue  # in no container, or in this one alone
-        shared = [kind for kind in kinds if entry.nsid(kind) == mine[kind]]
+        shared = [kind for kind in kinds if entry.in_namespace(kind, targets[kind])]
         # which container the process is in, only where it shares something (``known`` may
         # have to ask the engine)
         ident = entry.container(known) if shared else None
