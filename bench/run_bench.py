@@ -25,6 +25,7 @@ from pathlib import Path
 from benchlib import compile_bytecode
 
 IMAGE = "pyhost-bench/busybox:latest"
+SETTLE_S = 0.3
 
 
 def busybox_rootfs(root: Path) -> None:
@@ -131,6 +132,10 @@ def main() -> None:
         for _ in range(args.runs):
             for name, argv in cases.items():
                 times[name].append(timed(argv, env))
+                if argv[0] == "docker":
+                    # dockerd and containerd go on working after the CLI returns (clean-up,
+                    # events); on a small machine that would slow whatever runs next
+                    time.sleep(SETTLE_S)
         rss = {n: max(peak_rss(argv, env) or 0 for _ in range(3)) for n, argv in cases.items()}
         print(f"{args.runs} runs each, interleaved; python = {python} (pip install ., fresh venv)")
         print(f"{'command':28} {'median ms':>10} {'p10':>8} {'p90':>8} {'peak RSS':>10}")
