@@ -382,3 +382,11 @@ def test_namespace_inode_from_the_link_is_the_stat_inode() -> None:
         if ident is not None:
             assert namespaces.ns_inode("self", kind) == ident[1]
     assert namespaces.ns_inode(999_999_999, "net") is None
+
+
+def test_v1_hierarchies_from_a_parsed_table_match_the_mount_table_reader() -> None:
+    from pyhost.inspect.collect import cgroups as collect_cgroups
+    from pyhost.inspect.collect import mountinfo
+
+    table = mountinfo.read("self")
+    assert collect_cgroups.v1_mounts_of(table) == collect_cgroups.v1_mounts("/proc/self/mountinfo")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from .fs import read_bytes
 from .fs import read_text as _read
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
@@ -31,19 +32,29 @@ def v1_mounts(mountinfo: str = "/proc/self/mountinfo") -> dict[str, tuple[str, s
     only a subtree (a mount whose root is /docker/ID)."""
     found: dict[str, tuple[str, str]] = {}
     try:
-        with open(mountinfo) as fh:
-            for line in fh:
-                if " - cgroup " not in line:
-                    continue  # (" - " only separates: mountinfo escapes spaces in paths)
-                left, _, right = line.partition(" - ")
-                fields, rfields = left.split(), right.split()
-                if len(fields) < 5 or len(rfields) < 3 or rfields[0] != "cgroup":
-                    continue
-                for option in rfields[2].split(","):
-                    name = option.removeprefix("name=")
-                    found.setdefault(name, (fields[4].replace("\\040", " "), fields[3]))
+        text = read_bytes(mountinfo, records=True).decode(errors="replace")
     except OSError:
-        pass
+        return found
+    for line in text.splitlines():
+        if " - cgroup " not in line:
+            continue  # (" - " only separates: mountinfo escapes spaces in paths)
+        left, _, right = line.partition(" - ")
+        fields, rfields = left.split(), right.split()
+        if len(fields) < 5 or len(rfields) < 3 or rfields[0] != "cgroup":
+            continue
+        for option in rfields[2].split(","):
+            name = option.removeprefix("name=")
+            found.setdefault(name, (fields[4].replace("\\040", " "), fields[3]))
+    return found
+
+
+def v1_mounts_of(table: list[Any]) -> dict[str, tuple[str, str]]:
+    """v1_mounts from a mount table already parsed (mountinfo.Mount entries)."""
+    found: dict[str, tuple[str, str]] = {}
+    for mount in table:
+        if mount.fstype == "cgroup":
+            for option in mount.super_options:
+                found.setdefault(option.removeprefix("name="), (mount.point, mount.root))
     return found
 
 
@@ -95,10 +106,12 @@ def limits(
     root: str = ROOT,
     cg_version: int | None = None,
     sysfs: str = "/sys",
+    v1: dict[str, tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Memory, CPU, pids, cpuset and io limits and usage of the process's cgroup.
 
     A limit of None means unlimited; a value of None also where a file could not be read.
+    ``v1``: this process's v1 hierarchies (v1_mounts), where the caller has them already.
     """
     cg = paths(pid, proc)
     ver = cg_version or version()
@@ -132,7 +145,10 @@ def limits(
         out["cpuset"] = cpuset_v2(base)
         out["io"] = io_v2(base, sysfs)
         return out
-    mounts = v1_mounts(f"{proc}/self/mountinfo") if root == ROOT else {}
+    if root != ROOT:
+        mounts: dict[str, tuple[str, str]] = {}
+    else:
+        mounts = v1 if v1 is not None else v1_mounts(f"{proc}/self/mountinfo")
     mem = v1_dir("memory", cg.get("memory", "/"), root, mounts)
     cpu = v1_dir("cpu", cg.get("cpu", cg.get("cpuacct", "/")), root, mounts)
     pids = v1_dir("pids", cg.get("pids", "/"), root, mounts)
@@ -295,9 +311,10 @@ def section(
     root: str = ROOT,
     cg_version: int | None = None,
     sysfs: str = "/sys",
+    v1: dict[str, tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Version, driver, path per controller, and every limit the kernel applies."""
-    out = limits(pid, proc, root, cg_version, sysfs)
+    out = limits(pid, proc, root, cg_version, sysfs, v1)
     out["driver"] = driver(out["path"])
     out["controllers"] = paths(pid, proc)
     out["findings"] = mismatches(out, config)

@@ -172,6 +172,7 @@ class Context:
         # the engine's /version and /info, sent early and read where first needed
         self.pending: tuple[Request, Request] | None = None
         self._mounts: list[mountinfo.Mount] | None = None
+        self._host_mounts: list[mountinfo.Mount] | None = None
         self.keep: tuple[str | None, list[object]] | None = None  # (cache dir, key) for them
 
     @property
@@ -184,6 +185,22 @@ class Context:
         if self._mounts is None:
             self._mounts = mountinfo.read(self.pid, self.proc)
         return self._mounts
+
+    def host_mounts(self) -> list[mountinfo.Mount]:
+        """The host's mount table, read once (with many containers it is long: the kernel
+        takes ~10 us a line to write it, and parsing costs as much again)."""
+        if self._host_mounts is None:
+            self._host_mounts = mountinfo.host_mounts(self.proc)
+        return self._host_mounts
+
+    def v1_hierarchies(self) -> dict[str, tuple[str, str]] | None:
+        """Where this process finds the v1 hierarchies: from the host's table when it shares
+        PID 1's mount namespace (the same table), else None (cgroups reads its own)."""
+        if self.reference != "pid 1" or self.proc != "/proc":
+            return None
+        if namespaces.ns_id("self", "mnt", self.proc) != self.host_ns.get("mnt"):
+            return None
+        return cgroups.v1_mounts_of(self.host_mounts())
 
     def engine_answers(self) -> None:
         """Read /version and /info where they were sent early (EngineUnavailable if the
@@ -364,8 +381,8 @@ def net_owner(ctx: Context, netns: tuple[int, int] | None) -> str | None:
     for entry in proctable.container_candidates(ctx.table):
         if private and entry.kernel:
             continue  # kernel threads live in the initial namespaces
-        if not entry.container_ids or not entry.in_namespace("net", netns):
-            continue  # in no container, or not in this namespace
+        if not entry.in_namespace("net", netns) or not entry.container_ids:
+            continue  # not in this namespace (the link tells, no cgroup read), or no container
         ident = entry.container(ctx.known)
         if ident is not None:
             first[ident] = min(first.get(ident, entry.start), entry.start)
@@ -398,7 +415,12 @@ def read_namespaces(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
 def read_cgroups(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
     assert ctx.pid is not None
     return cgroups.section(
-        ctx.pid, config=ctx.config, proc=ctx.proc, cg_version=ctx.cg_version, sysfs=ctx.sysfs
+        ctx.pid,
+        config=ctx.config,
+        proc=ctx.proc,
+        cg_version=ctx.cg_version,
+        sysfs=ctx.sysfs,
+        v1=ctx.v1_hierarchies() if ctx.cg_version == 1 else None,
     )
 
 
@@ -420,6 +442,7 @@ def read_storage(ctx: Context, result: dict[str, Any]) -> dict[str, Any]:
         driver=info.get("Driver"),
         proc=ctx.proc,
         own_mounts=ctx.mounts() if pid else None,
+        host_mounts=ctx.host_mounts(),
     )
 
 

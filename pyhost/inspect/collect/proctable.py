@@ -226,7 +226,7 @@ def same_namespace(
     return [
         entry
         for entry in table.values()
-        if (host or not entry.kernel) and entry.nsid(kind) == ident
+        if (host or not entry.kernel) and entry.in_namespace(kind, ident)
     ]
 
 
@@ -278,10 +278,12 @@ def sharing_containers(
     for entry in container_candidates(table) if kinds else ():
         if entry.kernel:
             continue  # kernel threads live in the initial namespaces: never in ``kinds``
+        shared = [kind for kind in kinds if entry.in_namespace(kind, targets[kind])]
+        if not shared:
+            continue  # the common case: the links alone tell (no cgroup read)
         ids = entry.container_ids
         if not ids or ids == (own,):
             continue  # in no container, or in this one alone
-        shared = [kind for kind in kinds if entry.in_namespace(kind, targets[kind])]
         # which container the process is in, only where it shares something (``known`` may
         # have to ask the engine)
         ident = entry.container(known) if shared else None

@@ -211,7 +211,10 @@ def mounts(
 ) -> list[dict[str, Any]]:
     """Every mount but the root, with its host source where it can be resolved."""
     top = mountinfo.root_mount(own)
-    return [describe_mount(m, host, root) for m in own if m is not top]
+    by_dev: dict[str, list[mountinfo.Mount]] = {}  # host_path looks at one device's mounts
+    for h in host:
+        by_dev.setdefault(h.dev, []).append(h)
+    return [describe_mount(m, by_dev.get(m.dev, []), root) for m in own if m is not top]
 
 
 def config_mounts(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -258,11 +261,12 @@ def section(
     driver: str | None = None,
     proc: str = "/proc",
     own_mounts: list[mountinfo.Mount] | None = None,
+    host_mounts: list[mountinfo.Mount] | None = None,
 ) -> dict[str, Any]:
     """Layer chain and container layer (Docker containers), root mount and mounts (running)."""
     own = own_mounts if own_mounts is not None or not pid else mountinfo.read(pid, proc)
     own = own or []
-    host = mountinfo.host_mounts(proc)
+    host = host_mounts if host_mounts is not None else mountinfo.host_mounts(proc)
     result: dict[str, Any] = {
         "driver": driver,
         "docker_root": root if config else None,
