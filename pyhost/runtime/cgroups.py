@@ -218,8 +218,13 @@ def _create_v1(cg: Cgroup, container_id: str, limits: Limits) -> None:
         _write(f"{paths['pids']}/pids.max", str(limits.pids) if limits.pids > 0 else "max")
     if "devices" in paths:
         _write(f"{paths['devices']}/devices.deny", "a")
-        for rule in DEVICE_RULES:
-            _write(f"{paths['devices']}/devices.allow", rule)
+        # one rule per write(2), as the kernel reads them, through one open file
+        fd = os.open(f"{paths['devices']}/devices.allow", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            for rule in DEVICE_RULES:
+                os.write(fd, rule.encode())
+        finally:
+            os.close(fd)
 
 
 def _copy_cpuset(source: str, dest: str) -> None:

@@ -873,13 +873,26 @@ def test_device_cgroup_allows_only_dockers_nodes(env: dict[str, str], rootfs: Pa
         "sh",
         "-c",
         "mknod /tmp/disk b 8 0 && echo made; head -c1 /tmp/disk 2>&1; "
-        "echo x > /dev/null && echo null-ok",
+        "echo x > /dev/null && echo null-ok; cat /sys/fs/cgroup/devices/devices.list",
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "made"
     assert "Operation not permitted" in lines[1]
     assert lines[2] == "null-ok"
+    # the container's own list, as its cgroup shows it: Docker's, and nothing else
+    docker_list = """c *:* m
+b *:* m
+c 1:3 rwm
+c 1:5 rwm
+c 1:7 rwm
+c 1:8 rwm
+c 1:9 rwm
+c 5:0 rwm
+c 5:1 rwm
+c 5:2 rwm
+c 136:* rwm"""
+    assert sorted(lines[3:]) == sorted(docker_list.splitlines())
 
 
 def test_host_network_shares_the_hosts_namespace(env: dict[str, str], rootfs: Path) -> None:
