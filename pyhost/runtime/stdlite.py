@@ -20,7 +20,15 @@ if TYPE_CHECKING:
 else:
     import _signal as signal  # the C module behind `signal`: same functions, ints for enums
 
-__all__ = ["Background", "remove_tree", "signal", "start_thread", "suppress"]
+__all__ = [
+    "DIR_FLAGS",
+    "Background",
+    "remove_entry",
+    "remove_tree",
+    "signal",
+    "start_thread",
+    "suppress",
+]
 
 
 class suppress:
@@ -82,30 +90,20 @@ class Background:
         return self._done.acquire(timeout=timeout)
 
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# A directory opened to be walked through descriptors: never through a symlink.
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_MAX_DEPTH = 256
 
 
-def remove_tree(path: str) -> None:
-    """``shutil.rmtree(path)`` done through directory descriptors, as shutil's own safe
-    variant is: a symlink inside is removed, never followed, whatever the tree's owner did to
-    it. Directories without permissions (overlayfs leaves a mode-0 ``work/work`` behind, which
-    a rootless caller cannot enter) are given the permission back first. Best effort, as the
-    clean-up it serves: what cannot be removed (a busy mount point) stays, and a missing
-    ``path`` is not an error."""
-    parent, name = os.path.split(os.path.abspath(path))
-    try:
-        parent_fd = os.open(parent, _DIR_FLAGS)
-    except FileNotFoundError:
-        return
-    try:
-        _remove_entry(parent_fd, name, 0)
-    except OSError:
-        pass
-    finally:
-        os.close(parent_fd)
+def remove_entry(dir_fd: int, name: str, *, unlock: bool = False, _depth: int = 0) -> None:
+    """Remove ``name`` under ``dir_fd``, a whole tree for a directory, following nothing: a
+    symlink inside is removed, never followed, whatever the tree's owner did to it (as
+    shutil's own fd-based rmtree, which costs `pyhost run` ~20 ms to import).
 
-
-def _remove_entry(dir_fd: int, name: str, depth: int) -> None:
+    Errors are raised, except with ``unlock``: directories without permissions (overlayfs
+    leaves a mode-0 ``work/work`` behind; layers unpacked read-only) are given the permission
+    back, and what cannot be removed (a busy mount point) stays while the rest goes.
+    """
     try:
         mode = os.lstat(name, dir_fd=dir_fd).st_mode
     except FileNotFoundError:
@@ -113,23 +111,26 @@ def _remove_entry(dir_fd: int, name: str, depth: int) -> None:
     if not stat.S_ISDIR(mode):
         os.unlink(name, dir_fd=dir_fd)
         return
-    if depth > 256:
-        raise OSError(f"{name}: directory tree deeper than 256 levels")
+    if _depth > _MAX_DEPTH:
+        raise OSError(f"{name}: directory tree deeper than {_MAX_DEPTH} levels")
     try:
-        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
     except PermissionError:
+        if not unlock:
+            raise
         os.chmod(name, 0o700, dir_fd=dir_fd)
-        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
     try:
-        with os.scandir(fd) as entries:
-            names = [entry.name for entry in entries]
-        for child in names:
+        for child in os.listdir(fd):
+            if not unlock:
+                remove_entry(fd, child, _depth=_depth + 1)
+                continue
             try:
-                _remove_entry(fd, child, depth + 1)
+                remove_entry(fd, child, unlock=True, _depth=_depth + 1)
             except PermissionError:
                 try:
-                    os.fchmod(fd, 0o700)  # a rootless caller's own mode-0 directory
-                    _remove_entry(fd, child, depth + 1)
+                    os.fchmod(fd, 0o700)  # a read-only or mode-0 directory of the caller's
+                    remove_entry(fd, child, unlock=True, _depth=_depth + 1)
                 except OSError:
                     pass
             except OSError:
@@ -137,3 +138,19 @@ def _remove_entry(dir_fd: int, name: str, depth: int) -> None:
     finally:
         os.close(fd)
     os.rmdir(name, dir_fd=dir_fd)
+
+
+def remove_tree(path: str) -> None:
+    """``path`` and everything below it, through remove_entry with ``unlock``: best effort,
+    as the clean-up it serves; a missing ``path`` is not an error."""
+    parent, name = os.path.split(os.path.abspath(path))
+    try:
+        parent_fd = os.open(parent, DIR_FLAGS)
+    except FileNotFoundError:
+        return
+    try:
+        remove_entry(parent_fd, name, unlock=True)
+    except OSError:
+        pass
+    finally:
+        os.close(parent_fd)

@@ -45,9 +45,9 @@ from pyhost.runtime.images.layout import (
     Limits,
 )
 from pyhost.runtime.images.streams import Readable, as_file
+from pyhost.runtime.stdlite import DIR_FLAGS as _DIR_FLAGS
 
 _META_PREFIX = WHITEOUT_PREFIX + WHITEOUT_PREFIX
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FD_CACHE = 32
 
 

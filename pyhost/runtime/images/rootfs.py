@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pyhost.runtime.images.layout import OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX
-
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+from pyhost.runtime.stdlite import DIR_FLAGS as _DIR_FLAGS
+from pyhost.runtime.stdlite import remove_entry
 
 
 def materialize_rootfs(layers: Sequence[Path], dest: Path) -> None:
@@ -43,24 +43,6 @@ def _is_opaque(fd: int, names: list[str]) -> bool:
         return os.getxattr(fd, OPAQUE_XATTR) == b"y"
     except OSError:
         return False
-
-
-def remove_entry(dir_fd: int, name: str) -> None:
-    """Remove ``name`` under ``dir_fd``, a whole tree for a directory, following nothing."""
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(st.st_mode):
-        os.unlink(name, dir_fd=dir_fd)
-        return
-    fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
-    try:
-        for child in os.listdir(fd):
-            remove_entry(fd, child)
-    finally:
-        os.close(fd)
-    os.rmdir(name, dir_fd=dir_fd)
 
 
 class _Merge:

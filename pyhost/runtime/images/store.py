@@ -28,6 +28,8 @@ from pyhost.runtime.images.catalog import ImageConfig
 from pyhost.runtime.images.errors import ImageError, ImageInUse, ImageNotFound, short_digest
 from pyhost.runtime.images.layout import OVERLAY, TARFORM, Limits
 from pyhost.runtime.images.refs import DIGEST, name_from_file, normalize_name, parse_reference
+from pyhost.runtime.stdlite import DIR_FLAGS as _DIR_FLAGS
+from pyhost.runtime.stdlite import remove_tree
 
 TYPE_CHECKING = False  # typing costs ~5 ms of every `pyhost run IMAGE`
 if TYPE_CHECKING:
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
     from pyhost.runtime.images.sources import ImageSource, LayerSource
     from pyhost.runtime.images.streams import Digesting
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -573,36 +574,11 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _remove_tree(path: Path) -> None:
-    """Remove ``path`` following no symlink (a half-unpacked layer may hold hostile ones)."""
-    from pyhost.runtime.images.rootfs import remove_entry
-
-    parent = os.open(path.parent, _DIR_FLAGS)
-    try:
-        _make_writable(parent, path.name)
-        remove_entry(parent, path.name)
-    finally:
-        os.close(parent)
-
-
-def _make_writable(parent: int, name: str) -> None:
-    """Directories unpacked read-only (0555) stop a non-root removal: open them up first."""
-    if os.geteuid() == 0:
-        return
-    import stat
-
-    try:
-        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(st.st_mode):
-        return
-    fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
-    try:
-        os.fchmod(fd, stat.S_IMODE(st.st_mode) | 0o700)
-        for child in os.listdir(fd):
-            _make_writable(fd, child)
-    finally:
-        os.close(fd)
+    """Remove ``path`` following no symlink (a half-unpacked layer may hold hostile ones),
+    read-only directories of a non-root store included."""
+    remove_tree(str(path))
+    if os.path.lexists(path):
+        raise OSError(f"{path} could not be removed completely")
 
 
 def _alive(pid: int) -> bool:
