@@ -11,6 +11,7 @@ import errno
 import os
 import time
 
+from pyhost.inspect.collect import cgroupmounts
 from pyhost.runtime.errors import RunError
 from pyhost.runtime.stdlite import signal, start_thread, suppress
 
@@ -82,44 +83,23 @@ class Cgroup:
         return cls(int(str(data.get("version", 1))), dict(paths) if isinstance(paths, dict) else {})
 
 
-_cgroup_mounts: list[tuple[str, str, str]] = []  # read once per process (start-up time)
+_table: list[list[cgroupmounts.Entry]] = []  # the mount table, read once per process
 
 
-def _mounts() -> list[tuple[str, str, str]]:
-    """(mount point, fstype, super options) of every cgroup mount."""
-    if _cgroup_mounts:
-        return _cgroup_mounts
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            fields = left.split()
-            rfields = right.split()
-            if len(fields) > 4 and len(rfields) > 2 and rfields[0] in ("cgroup", "cgroup2"):
-                point = fields[4].replace("\\040", " ")
-                found.append((point, rfields[0], rfields[2]))
-    _cgroup_mounts[:] = found
-    return found
+def _mounts() -> list[cgroupmounts.Entry]:
+    if not _table:
+        _table.append(cgroupmounts.read())
+    return _table[0]
 
 
 def version() -> int:
-    return 2 if _is_cgroup2("/sys/fs/cgroup") else 1
-
-
-def _is_cgroup2(path: str) -> bool:
-    return any(point == path and kind == "cgroup2" for point, kind, _ in _mounts())
+    return cgroupmounts.version_of(_mounts())
 
 
 def v1_roots() -> dict[str, str]:
     """controller -> mount point of its v1 hierarchy."""
-    roots: dict[str, str] = {}
-    for point, kind, options in _mounts():
-        if kind != "cgroup":
-            continue
-        for opt in options.split(","):
-            if opt in V1_CONTROLLERS and opt not in roots:
-                roots[opt] = point
-    return roots
+    found = cgroupmounts.v1_of(_mounts())
+    return {c: found[c][0] for c in V1_CONTROLLERS if c in found}
 
 
 def _write(path: str, value: str) -> None:

@@ -114,6 +114,12 @@ def test_version_reads_the_mount_type_of_sys_fs_cgroup(tmp_path: Path) -> None:
     )
     assert cgroups.version(str(v2)) == 2
     assert cgroups.version(str(hybrid)) == 1
+    stacked = tmp_path / "stacked"  # the mount visible at /sys/fs/cgroup is the last one there
+    stacked.write_text(
+        "30 1 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755\n"
+        "32 30 0:28 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+    )
+    assert cgroups.version(str(stacked)) == 2
 
 
 @pytest.mark.parametrize(

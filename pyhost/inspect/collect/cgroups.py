@@ -4,58 +4,22 @@ from __future__ import annotations
 
 import os
 
-from .fs import read_bytes
+from .cgroupmounts import ROOT as ROOT  # re-exported: callers read them here
+from .cgroupmounts import v1_mounts as v1_mounts
+from .cgroupmounts import v1_of
+from .cgroupmounts import version as version
 from .fs import read_text as _read
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
 if TYPE_CHECKING:
     from typing import Any
 
-ROOT = "/sys/fs/cgroup"
 V1_UNLIMITED = 1 << 62  # v1 reports "no limit" as a huge page-rounded number near 2**63
-
-
-def version(mountinfo: str = "/proc/self/mountinfo") -> int:
-    """2 when /sys/fs/cgroup itself is a cgroup2 mount (unified), else 1 (v1 or hybrid)."""
-    with open(mountinfo) as fh:
-        for line in fh:
-            left, _, right = line.partition(" - ")
-            fields = left.split()
-            if len(fields) > 4 and fields[4] == ROOT:
-                return 2 if right.split()[0] == "cgroup2" else 1
-    return 1
-
-
-def v1_mounts(mountinfo: str = "/proc/self/mountinfo") -> dict[str, tuple[str, str]]:
-    """v1 controller -> (mount point, root of the mount), read from the mount table: a
-    controller may be mounted anywhere (/cgroup/memory), co-mounted (cpu,cpuacct), or show
-    only a subtree (a mount whose root is /docker/ID)."""
-    found: dict[str, tuple[str, str]] = {}
-    try:
-        text = read_bytes(mountinfo, records=True).decode(errors="replace")
-    except OSError:
-        return found
-    for line in text.splitlines():
-        if " - cgroup " not in line:
-            continue  # (" - " only separates: mountinfo escapes spaces in paths)
-        left, _, right = line.partition(" - ")
-        fields, rfields = left.split(), right.split()
-        if len(fields) < 5 or len(rfields) < 3 or rfields[0] != "cgroup":
-            continue
-        for option in rfields[2].split(","):
-            name = option.removeprefix("name=")
-            found.setdefault(name, (fields[4].replace("\\040", " "), fields[3]))
-    return found
 
 
 def v1_mounts_of(table: list[Any]) -> dict[str, tuple[str, str]]:
     """v1_mounts from a mount table already parsed (mountinfo.Mount entries)."""
-    found: dict[str, tuple[str, str]] = {}
-    for mount in table:
-        if mount.fstype == "cgroup":
-            for option in mount.super_options:
-                found.setdefault(option.removeprefix("name="), (mount.point, mount.root))
-    return found
+    return v1_of([(m.point, m.root, m.fstype, m.super_options) for m in table])
 
 
 def v1_dir(controller: str, path: str, root: str, mounts: dict[str, tuple[str, str]]) -> str:
