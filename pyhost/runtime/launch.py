@@ -22,7 +22,7 @@ from pyhost.runtime.stdlite import signal, suppress
 TYPE_CHECKING = False  # typing costs ~5 ms of every `pyhost run`
 
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, NoReturn
 
     from pyhost.runtime.cgroups import Cgroup
     from pyhost.runtime.spec import Mount
@@ -277,7 +277,16 @@ def read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _fail(err_w: int, code: int, message: str) -> None:
+def _report(err_w: int, e: BaseException) -> NoReturn:
+    """A set-up failure as the supervisor reads it (exit code and one line); never returns."""
+    if isinstance(e, RunError):
+        _fail(err_w, int(e.exit_status), e.one_line())
+    elif isinstance(e, OSError):
+        _fail(err_w, 125, f"container set-up failed: {e}")
+    _fail(err_w, 125, f"container set-up failed: {type(e).__name__}: {e}")
+
+
+def _fail(err_w: int, code: int, message: str) -> NoReturn:
     with suppress(OSError):
         os.write(err_w, jsonc.dumps({"code": code, "message": message}).encode())
     os._exit(code)
@@ -290,14 +299,9 @@ def _child(plan: Plan, err_w: int, up_w: int, go_r: int, hooks: Hooks | None) ->
         signal.pthread_sigmask(signal.SIG_SETMASK, [])  # the supervisor blocks some
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         _setup(plan, up_w, go_r, hooks)
-        enter_and_exec(plan, err_w)
-    except RunError as e:
-        _fail(err_w, int(e.exit_status), e.one_line())
-    except OSError as e:
-        _fail(err_w, 125, f"container set-up failed: {e}")
     except BaseException as e:  # never unwind into the supervisor's code
-        _fail(err_w, 125, f"container set-up failed: {type(e).__name__}: {e}")
-    os._exit(125)
+        _report(err_w, e)
+    enter_and_exec(plan, err_w)
 
 
 def enter_and_exec(plan: Plan, err_w: int) -> None:
@@ -318,12 +322,8 @@ def enter_and_exec(plan: Plan, err_w: int) -> None:
         if plan.init:
             _run_init(plan, path, err_w)
         _exec(plan, path, err_w)
-    except RunError as e:
-        _fail(err_w, int(e.exit_status), e.one_line())
-    except OSError as e:
-        _fail(err_w, 125, f"container set-up failed: {e}")
     except BaseException as e:  # never unwind into the caller's code
-        _fail(err_w, 125, f"container set-up failed: {type(e).__name__}: {e}")
+        _report(err_w, e)
     os._exit(125)
 
 
