@@ -174,9 +174,11 @@ def build_spec(args: Namespace) -> Any:
 
 def execute(args: Namespace) -> int:
     if os.geteuid() == 0:
-        from pyhost.runtime import cgroups
+        from pyhost.runtime import grace, netns
 
-        cgroups.start_grace_period()  # first: it overlaps the imports below
+        grace.start()  # first: these overlap the imports below
+        if args.network != "host":
+            netns.prepare()
     spec = build_spec(args)
     from pyhost.runtime import containers
 

@@ -13,16 +13,13 @@ import time
 
 from pyhost.inspect.collect import cgroupmounts
 from pyhost.runtime.errors import RunError
-from pyhost.runtime.stdlite import signal, start_thread, suppress
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from pyhost.runtime.stdlite import signal, suppress
 
 CGROUP2_MAGIC = 0x63677270
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer", "blkio")
 V2_CONTROLLERS = ("cpu", "cpuset", "memory", "pids", "io")
 NO_V1_LIMIT = 9223372036854771712
+V2_ROOT = "/sys/fs/cgroup"
 PERIOD_US = 100000
 
 # Docker's device allow-list (everything else denied): null zero full random urandom tty,
@@ -115,8 +112,30 @@ def _read(path: str) -> str:
         return f.read().strip()
 
 
+def planned(container_id: str) -> Cgroup:
+    """Where ``create`` makes the container's cgroup, computed without creating anything: the
+    record names it before it exists, so that a killed supervisor's next collector removes it."""
+    cg = Cgroup(version())
+    if cg.version == 2:
+        cg.paths["unified"] = f"{V2_ROOT}/pyhost/{container_id}"
+    else:
+        cg.paths = _v1_paths(container_id)
+    return cg
+
+
+def _v1_paths(container_id: str) -> dict[str, str]:
+    """controller -> the container's directory, in each hierarchy pyhost may write."""
+    paths: dict[str, str] = {}
+    for controller, root in v1_roots().items():
+        path = f"{root}/pyhost/{container_id}"
+        if path not in paths.values() and os.access(root, os.W_OK):  # cpu,cpuacct co-mounted
+            paths[controller] = path
+    return paths
+
+
 def create(container_id: str, limits: Limits) -> Cgroup:
-    """Make the container's cgroup and write its limits; on failure nothing is left."""
+    """Make the container's cgroup (at ``planned``'s paths) and write its limits; on failure
+    nothing is left."""
     cg = Cgroup(version())
     try:
         if cg.version == 2:
@@ -133,7 +152,7 @@ def create(container_id: str, limits: Limits) -> Cgroup:
 
 
 def _create_v2(cg: Cgroup, container_id: str, limits: Limits) -> None:
-    root = "/sys/fs/cgroup"
+    root = V2_ROOT
     available = set(_read(f"{root}/cgroup.controllers").split())
     wanted = [c for c in V2_CONTROLLERS if c in available]
     parent = f"{root}/pyhost"
@@ -165,20 +184,19 @@ def _create_v2(cg: Cgroup, container_id: str, limits: Limits) -> None:
 
 
 def _create_v1(cg: Cgroup, container_id: str, limits: Limits) -> None:
-    for controller, root in v1_roots().items():
-        if not os.access(root, os.W_OK):
-            continue
-        parent = f"{root}/pyhost"
-        path = f"{parent}/{container_id}"
-        if path in cg.paths.values():  # cpu and cpuacct co-mounted
-            continue
+    for controller, path in _v1_paths(container_id).items():
+        parent = os.path.dirname(path)
+        root = os.path.dirname(parent)
+        cloned = False
         if not os.path.isdir(parent):
             os.makedirs(parent, exist_ok=True)
             if controller == "cpuset":
                 _copy_cpuset(root, parent)
+        if controller == "cpuset":
+            cloned = _clone_children(parent)
         os.mkdir(path)
         cg.paths[controller] = path
-        if controller == "cpuset":
+        if controller == "cpuset" and not cloned:
             _copy_cpuset(parent, path)
     paths = cg.paths
     if "memory" in paths and limits.memory is not None:
@@ -207,91 +225,24 @@ def _create_v1(cg: Cgroup, container_id: str, limits: Limits) -> None:
             os.close(fd)
 
 
+def _clone_children(parent: str) -> bool:
+    """Have the kernel give each new cpuset under ``parent`` the parent's cpus and mems
+    (cgroup.clone_children, which only cpuset reads): writing them per container costs ~1 ms
+    (each write recomputes the cpuset hierarchy). Whether it is on."""
+    flag = f"{parent}/cgroup.clone_children"
+    try:
+        if _read(flag) != "1":
+            _write(flag, "1")
+    except OSError:
+        return False
+    return True
+
+
 def _copy_cpuset(source: str, dest: str) -> None:
     """A new v1 cpuset is empty and refuses tasks until cpus and mems are set."""
     for name in ("cpuset.cpus", "cpuset.mems"):
         if not _read(f"{dest}/{name}"):
             _write(f"{dest}/{name}", _read(f"{source}/{name}"))
-
-
-# The keep-alive of start_grace_period: a move every few ms for at most this long.
-_KEEP_OPEN_S = 0.12
-_KEEP_OPEN_EVERY_S = 0.003
-_moved = [False]  # set once the container is in its cgroup: the thread may stop
-
-
-def start_grace_period() -> None:
-    """Pay the wait of the container's cgroup move while pyhost is still importing.
-
-    Moving a task between cgroups takes the kernel's cgroup_threadgroup_rwsem for writing;
-    when no move happened lately that first waits for an RCU grace period (7-12 ms here,
-    measured), holding cgroup_mutex (so cgroup mkdirs wait too), and further moves stay quick
-    until about one grace period after the last one. A thread therefore "moves" this process
-    into the cgroup it is already in (a no-op for the process) right away, while the main
-    thread imports and prepares, and repeats that every few ms until the container has
-    moved (at most 120 ms), so the container's own move takes ~1 ms instead of ~11.
-    Where this process cannot write its own cgroup, nothing happens.
-    """
-    if version() == 2:
-        procs = _own_procs("/sys/fs/cgroup", "")
-    else:
-        root = v1_roots().get("pids")
-        procs = _own_procs(root, "pids") if root else None
-    if procs is None:
-        return
-    _moved[0] = False
-    import _thread
-
-    in_kernel = _thread.allocate_lock()
-    in_kernel.acquire()
-    start_thread(_keep_moves_quick, procs, in_kernel)
-    # The thread needs the GIL to reach its system call; without this wait it would get it
-    # only when the imports that follow let go (2 ms and more, measured).
-    in_kernel.acquire(timeout=0.005)
-
-
-def grace_period_used() -> None:
-    """The container is in its cgroup: start_grace_period's thread may stop."""
-    _moved[0] = True
-
-
-def _keep_moves_quick(procs: str, in_kernel: Any) -> None:
-    try:
-        fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
-    except OSError:
-        in_kernel.release()
-        return
-    pid = str(os.getpid()).encode()
-    deadline = time.monotonic() + _KEEP_OPEN_S
-    try:
-        in_kernel.release()
-        os.write(fd, pid)  # the wait for the grace period happens here, off the main thread
-        while not _moved[0] and time.monotonic() < deadline:
-            time.sleep(_KEEP_OPEN_EVERY_S)
-            os.write(fd, pid)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _own_procs(root: str, controller: str) -> str | None:
-    own = _own_cgroup(controller)
-    return None if own is None else f"{root}{own.rstrip('/')}/cgroup.procs"
-
-
-def _own_cgroup(controller: str) -> str | None:
-    """This process's cgroup in the hierarchy of ``controller`` ("" = the v2 one)."""
-    try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if controllers == controller or (controller and controller in controllers.split(",")):
-            return path
-    return None
 
 
 def join(cg: Cgroup, pid: int) -> None:

@@ -14,7 +14,7 @@ import sys
 import time
 
 from pyhost.inspect.collect import jsonc
-from pyhost.runtime import cgroups, launch, rootfs, state
+from pyhost.runtime import cgroups, grace, launch, rootfs, state
 from pyhost.runtime.errors import RunError, RunUsageError
 from pyhost.runtime.spec import NAME_HINT, merge_env, valid_name
 from pyhost.runtime.state import ContainerState
@@ -365,6 +365,15 @@ def run(spec: Spec) -> int:
     return _supervise(st, spec, image, bridge)
 
 
+def _prepared_netns(spec: Spec) -> int | None:
+    """The network namespace made while pyhost started (runtime/netns.py), if any."""
+    if spec.network == "host":
+        return None
+    from pyhost.runtime import netns
+
+    return netns.take()
+
+
 def _start(
     st: ContainerState,
     spec: Spec,
@@ -374,27 +383,39 @@ def _start(
     console: int | None = None,
 ) -> launch.Started:
     """Everything up to a running command; on failure everything is undone."""
+    plan: launch.Plan | None = None
     try:
-        cg = cgroups.Cgroup(cgroups.version())  # rootless: no cgroup of its own
+        root = os.geteuid() == 0
+        # rootless: no cgroup of its own; as root, where it will be: the record names it
+        # before it exists, so that whoever collects a killed supervisor removes it
+        cg = cgroups.planned(st.id) if root else cgroups.Cgroup(cgroups.version())
         files = _host_files(st, spec, bridge.address if bridge else None)
         plan = _plan(st, spec, image, cg, files)
-        if os.geteuid() == 0:
-            # last: cgroup mkdirs wait while cgroups.start_grace_period's thread waits
-            cg = plan.cgroup = cgroups.create(st.id, spec.limits)
         st.cgroup = cg.to_json()
         plan.stdin, plan.stdout, plan.stderr = stdio
         plan.console = console
         st.save()
         if bridge is not None:
             bridge.prepare()
+        plan.netns = _prepared_netns(spec)
+
+        def make_cgroup() -> None:
+            made = cgroups.create(st.id, spec.limits)
+            if made.paths != plan.cgroup.paths:  # the hierarchies changed under us
+                cgroups.remove(made)
+                raise RunError("the cgroup hierarchies changed while the container started")
+
         launch.block_forwarded()
-        started = launch.spawn(plan, bridge)
-        cgroups.grace_period_used()
+        started = launch.spawn(plan, bridge, make_cgroup if root else None)
+        grace.used()
     except BaseException:
-        cgroups.grace_period_used()
+        grace.used()
         launch.unblock_forwarded()
         _release(st, exit_code=None, discard=True)
         raise
+    finally:
+        if plan is not None and plan.netns is not None:
+            os.close(plan.netns)  # the container holds it now (or never will)
     st.pid = started.pid
     st.status = "running"
     st.started_at = time.time()
@@ -449,6 +470,10 @@ def _human(size: int | None) -> str:
 
 def _detach(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) -> int:
     """Fork a supervisor that outlives this command; print the id once the command runs."""
+    if spec.network != "host":
+        from pyhost.runtime import netns
+
+        netns.settle()  # its thread does not cross the fork; what it made does
     report_r, report_w = os.pipe2(os.O_CLOEXEC)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -497,11 +522,13 @@ def _detach(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) -> in
 
 def _release(st: ContainerState, *, exit_code: int | None, discard: bool = False) -> ContainerState:
     """Undo everything the container had; record how it ended (or drop the record)."""
+    drop = discard or st.auto_remove
+    # the writable layer goes on a thread from the start while the cgroup and the record go
+    # here: both are mostly system calls (ext4 and cgroup rmdirs), so they overlap (~2 ms of
+    # every --rm). The layer is mounted nowhere by now: the container's mount namespace went
+    # with its last process.
+    dropping = Background(remove_tree, st.bundle) if drop and st.bundle else None
     current = state.load(st.id) or st
-    drop = discard or current.auto_remove
-    # the writable layer goes on a thread while the cgroup goes here: both are mostly
-    # system calls (ext4 rmdir, cgroup rmdir), so they overlap (~1.5 ms of every --rm)
-    dropping = Background(remove_tree, current.bundle) if drop and current.bundle else None
     cg = cgroups.Cgroup.from_json(current.cgroup) if current.cgroup else None
     oom = False
     if cg is not None:
@@ -525,9 +552,11 @@ def _release(st: ContainerState, *, exit_code: int | None, discard: bool = False
     current.oom_killed = oom
     current.exit_code = 137 if oom else exit_code
     if drop:
+        remove_tree(current.dir)  # the record and the logs
         if dropping is not None:
             dropping.wait(timeout=60)
-        state.remove_files(current)
+        if current.bundle:
+            remove_tree(current.bundle)  # what the thread left, if anything
     else:
         current.save()
     return current

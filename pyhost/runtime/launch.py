@@ -2,15 +2,18 @@
 
 The order is runc's: join the cgroup, unshare, mount (rootfs, kernel filesystems, files,
 volumes), pivot_root, mask paths, hostname, drop capabilities, seccomp, user, no_new_privs,
-execve. The child reports any failure before execve through a close-on-exec pipe: an empty
-read means the command is running; otherwise the supervisor gets the exit code (125, 126,
-127) and one line. The child never returns into the caller's Python stack.
+execve; except that on cgroup v1 the supervisor makes the cgroup and moves the child into it
+while the child unshares and mounts (the child binds the cgroup directories once they exist,
+and goes no further than its mounts before it is in its cgroup).
+
+The child reports any failure before execve through a close-on-exec pipe: an empty read means
+the command is running; otherwise the supervisor gets the exit code (125, 126, 127) and one
+line. The child never returns into the caller's Python stack.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 import sys
 
 from pyhost.inspect.collect import jsonc
@@ -22,6 +25,7 @@ from pyhost.runtime.stdlite import signal, suppress
 TYPE_CHECKING = False  # typing costs ~5 ms of every `pyhost run`
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, NoReturn
 
     from pyhost.runtime.cgroups import Cgroup
@@ -36,9 +40,6 @@ FORWARDED = (
     signal.SIGUSR2,
     signal.SIGWINCH,
 )
-_SIOCGIFFLAGS = 0x8913
-_SIOCSIFFLAGS = 0x8914
-_IFF_UP = 0x1
 
 
 class Plan:
@@ -94,6 +95,8 @@ class Plan:
         # uids/gids 1.. to the caller's subordinate ranges when newuidmap can map them
         self.rootless = os.geteuid() != 0
         self.volatile = False  # the writable layer is thrown away at the end (--rm)
+        # a network namespace made beforehand (runtime/netns.py) for the child to join
+        self.netns: int | None = None
         self.id_ranges: tuple[tuple[int, int], tuple[int, int]] | None = None
 
 
@@ -122,11 +125,21 @@ class Started:
         self.waiter = waiter
 
 
-def spawn(plan: Plan, hooks: Hooks | None = None) -> Started:
-    """Start the container; return once its command runs (or raise what went wrong)."""
+def spawn(
+    plan: Plan, hooks: Hooks | None = None, prepare: Callable[[], None] | None = None
+) -> Started:
+    """Start the container; return once its command runs (or raise what went wrong).
+
+    ``prepare`` makes the container's cgroup (at ``plan.cgroup``'s paths). Where the
+    supervisor moves the child into it (cgroup v1), that happens after the fork, while the
+    child unshares and mounts; the child binds the directories only after "g". Otherwise it
+    happens before the fork: on v2 the child joins its cgroup itself, first thing."""
+    late = supervisor_joins(plan)
+    if prepare is not None and not late:
+        prepare()
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     up_r, up_w = os.pipe2(os.O_CLOEXEC)  # child -> supervisor: namespaces made
-    go_r, go_w = os.pipe2(os.O_CLOEXEC)  # supervisor -> child: network attached
+    go_r, go_w = os.pipe2(os.O_CLOEXEC)  # supervisor -> child: network attached, cgroup joined
     if plan.rootless:
         started = _spawn_rootless(plan, err_r, err_w, up_r, up_w, go_r, go_w)
         pid = started.pid
@@ -150,18 +163,21 @@ def spawn(plan: Plan, hooks: Hooks | None = None) -> Started:
     for fd in (err_w, up_w, go_r):
         os.close(fd)
     try:
-        if os.read(up_r, 1) == b"u":
-            try:
+        try:
+            if prepare is not None and late:
+                prepare()
+            os.write(go_w, b"c")
+            if os.read(up_r, 1) == b"u":
                 if hooks is not None:
                     hooks.attach(pid)
-                if supervisor_joins(plan):
+                if late:
                     for path in plan.cgroup.paths.values():
                         with open(f"{path}/cgroup.procs", "w") as f:
                             f.write(str(pid))
-            except Exception:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(started.waiter, 0)
-                raise
+        except BaseException:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(started.waiter, 0)
+            raise
         os.write(go_w, b"g")
         report = read_all(err_r)
     finally:
@@ -411,10 +427,21 @@ def supervisor_joins(plan: Plan) -> bool:
     return plan.cgroup.version == 1 and bool(plan.cgroup.paths)
 
 
-def _wait_go(go_r: int) -> None:
-    if os.read(go_r, 1) != b"g":
-        raise RunError("the supervisor went away during set-up")
-    os.close(go_r)
+class _FromSupervisor:
+    """The child's end of the supervisor's pipe, which carries "c" once the cgroup exists,
+    then "g" once the network is attached and the child is in its cgroup; EOF before that
+    means the supervisor gave up (or died)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.seen = b""
+
+    def wait(self, token: bytes) -> None:
+        while token not in self.seen:  # at most two bytes come, then EOF
+            byte = os.read(self.fd, 1)
+            if not byte:
+                raise RunError("the supervisor went away during set-up")
+            self.seen += byte
 
 
 def _setup(plan: Plan, up_w: int, go_r: int, hooks: Hooks | None) -> None:
@@ -423,26 +450,32 @@ def _setup(plan: Plan, up_w: int, go_r: int, hooks: Hooks | None) -> None:
             with open(f"{path}/cgroup.procs", "w") as f:
                 f.write("0")
     flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
-    if plan.network != "host":
+    if plan.network != "host" and plan.netns is not None:
+        linux.setns(plan.netns, linux.CLONE_NEWNET)  # new, loopback up (runtime/netns.py)
+        os.close(plan.netns)
+    elif plan.network != "host":
         flags |= linux.CLONE_NEWNET
     if plan.cgroup.version == 2 and plan.cgroup.paths:
         flags |= linux.CLONE_NEWCGROUP
     linux.unshare(flags)
     os.write(up_w, b"u")
     os.close(up_w)
-    waited = hooks is not None  # the network hook runs before the mounts
-    if waited:
-        _wait_go(go_r)
+    supervisor = _FromSupervisor(go_r)
+    if hooks is not None:
+        supervisor.wait(b"g")  # the network hook runs before the mounts
     if plan.network != "host":
-        _loopback_up()
+        if plan.netns is None:
+            linux.link_up("lo")
         if hooks is not None:
             hooks.inside()
-    _mount_everything(plan)
-    if not waited:
-        _wait_go(go_r)  # the supervisor has put us in our cgroup by now
+    _mount_root_and_kernel_filesystems(plan)
+    supervisor.wait(b"c")  # v1: the supervisor made the cgroup while we mounted
+    _mount_the_rest(plan)
+    supervisor.wait(b"g")  # in our cgroup before anything of the command runs
+    os.close(go_r)
 
 
-def _mount_everything(plan: Plan) -> None:
+def _mount_root_and_kernel_filesystems(plan: Plan) -> None:
     rootfs.make_private()
     root = plan.merged
     if plan.copy_rootfs:
@@ -456,9 +489,13 @@ def _mount_everything(plan: Plan) -> None:
             rootless=plan.rootless,
             volatile=plan.volatile,
         )
-    rootfs.mount_kernel_filesystems(
-        root, plan.cgroup.version, plan.cgroup.paths, rootless=plan.rootless
-    )
+    rootfs.mount_kernel_filesystems(root, rootless=plan.rootless)
+
+
+def _mount_the_rest(plan: Plan) -> None:
+    """After "g": the cgroup directories exist (v1), then files, volumes, pivot_root."""
+    root = plan.merged
+    rootfs.mount_cgroups(root, plan.cgroup.version, plan.cgroup.paths)
     for target, source in plan.files.items():
         rootfs.bind_file(root, source, target)
     for m in plan.mounts:
@@ -474,19 +511,6 @@ def _mount_everything(plan: Plan) -> None:
         linux.sethostname(plan.hostname)
 
 
-def _loopback_up() -> None:
-    """`ip link set lo up` with one ioctl: no netlink library needed for --network none."""
-    import fcntl
-
-    s = linux.datagram_socket()
-    try:
-        request = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s, _SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
-    finally:
-        os.close(s)
-
-
 _TIOCSPTLCK = 0x40045431
 _TIOCGPTN = 0x80045430
 
@@ -498,8 +522,8 @@ def _stdio(plan: Plan) -> None:
         import termios
 
         master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
-        fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
-        number = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, b"\0" * 4))[0]
+        fcntl.ioctl(master, _TIOCSPTLCK, bytes(4))  # unlock: an int 0
+        number = int.from_bytes(fcntl.ioctl(master, _TIOCGPTN, bytes(4)), sys.byteorder)
         slave = os.open(f"/dev/pts/{number}", os.O_RDWR)
         with socket.socket(fileno=plan.console) as sock:
             socket.send_fds(sock, [b"pty"], [master])

@@ -155,10 +155,8 @@ def _locked(path: str) -> int:
         return 0
 
 
-def mount_kernel_filesystems(
-    root: str, cgroup_version: int, cgroup_paths: dict[str, str], *, rootless: bool = False
-) -> None:
-    """/proc, /dev (+pts, shm, mqueue), /sys and /sys/fs/cgroup, as Docker mounts them."""
+def mount_kernel_filesystems(root: str, *, rootless: bool = False) -> None:
+    """/proc, /dev (+pts, shm, mqueue) and /sys, as Docker mounts them (then mount_cgroups)."""
     proc = secure_join(root, "/proc")
     _mkdir(proc)
     linux.mount("proc", proc, "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV)
@@ -202,7 +200,13 @@ def mount_kernel_filesystems(
         # sysfs refuses a new mount when the network namespace is shared and not ours
         linux.mount("/sys", sys_dir, None, MS_BIND | MS_REC)
         linux.mount(None, sys_dir, None, MS_BIND | MS_REMOUNT | MS_RDONLY | flags)
-    cgroup_dir = f"{sys_dir}/fs/cgroup"
+
+
+def mount_cgroups(root: str, cgroup_version: int, cgroup_paths: dict[str, str]) -> None:
+    """/sys/fs/cgroup, read-only: the cgroup2 hierarchy (the container's own, through its
+    cgroup namespace), or on v1 a tmpfs holding the container's directory of each controller."""
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY
+    cgroup_dir = secure_join(root, "/sys/fs/cgroup")
     if not os.path.isdir(cgroup_dir):
         return
     if cgroup_version == 2:

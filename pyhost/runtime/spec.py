@@ -156,12 +156,32 @@ def parse_limits(
 
         if not re.match(CPUSET_PATTERN, cpuset):
             raise RunUsageError(f"invalid --cpuset-cpus {cpuset!r}", hint="e.g. 0-1 or 0,2")
-        top = max(int(n) for n in re.split(r"[-,]", cpuset))
-        if top >= (os.cpu_count() or 1):
-            raise RunUsageError(f"--cpuset-cpus {cpuset}: this host has CPUs 0-{top - 1}")
+        wanted: set[int] = set()
+        for part in cpuset.split(","):
+            first, _, last = part.partition("-")
+            if int(last or first) < int(first):
+                raise RunUsageError(f"invalid --cpuset-cpus {cpuset!r}: {part} is backwards")
+            wanted.update(range(int(first), int(last or first) + 1))
+        usable = os.sched_getaffinity(0)
+        if not wanted <= usable:
+            raise RunUsageError(
+                f"--cpuset-cpus {cpuset}: CPU {min(wanted - usable)} is not available here",
+                hint=f"available: {cpu_list(usable)}",
+            )
     if pids is not None and pids == 0:
         raise RunUsageError("--pids-limit must be positive, or -1 for no limit")
     return Limits(mem, swap, n_cpus, cpu_shares, cpuset, pids)
+
+
+def cpu_list(cpus: set[int]) -> str:
+    """{0, 1, 2, 5} -> "0-2,5", as the kernel writes CPU lists."""
+    runs: list[list[int]] = []
+    for cpu in sorted(cpus):
+        if runs and cpu == runs[-1][1] + 1:
+            runs[-1][1] = cpu
+        else:
+            runs.append([cpu, cpu])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def parse_volume(text: str) -> Mount:

@@ -9,11 +9,11 @@ A record names the supervisor by pid and start time, so a record whose superviso
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 
 from pyhost.inspect.collect import jsonc
+from pyhost.runtime import linux
 from pyhost.runtime.errors import NoSuchContainer, RunUsageError
 from pyhost.runtime.stdlite import remove_tree
 
@@ -208,7 +208,7 @@ class locked:
         os.makedirs(root, mode=0o700, exist_ok=True)
         self.fd = os.open(os.path.join(root, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            linux.flock_exclusive(self.fd)
         except BaseException:
             os.close(self.fd)
             raise

@@ -416,6 +416,46 @@ def test_killed_supervisor_is_collected(env: dict[str, str], rootfs: Path) -> No
     assert rec["id"] in pruned.stdout
 
 
+def test_cgroup_failure_after_the_fork_leaves_nothing(env: dict[str, str], rootfs: Path) -> None:
+    """On cgroup v1 the cgroup is made while the container's first process already unshares
+    and mounts; when writing a limit fails there (injected: nothing the flags let through is
+    refused by this kernel), that process is killed and everything is undone."""
+    program = (
+        "import sys\n"
+        "from pyhost.runtime import cgroups\n"
+        "real = cgroups._write\n"
+        "def failing(path, value):\n"
+        "    if path.endswith(('memory.limit_in_bytes', 'memory.max')):\n"
+        "        raise OSError(28, 'No space left on device (injected)')\n"
+        "    real(path, value)\n"
+        "cgroups._write = failing\n"
+        "from pyhost.cli.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    argv = [sys.executable, "-c", program, "run", "--rm", "-m", "64m", "--name", "nocg"]
+    result = subprocess.run(
+        [*argv, "--network", "none", str(rootfs), "true"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 125, result.stderr
+    assert "cannot set up the container's cgroup" in result.stderr
+    assert "No space left on device (injected)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    # the half-started container is gone with its namespaces (the env fixture checks the rest)
+    assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if b"nocg" in _read(p)]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
 def _running_record(env: dict[str, str], name: str) -> dict[str, Any] | None:
     try:
         rec = record(env, name)
@@ -432,6 +472,8 @@ def test_bad_input_is_one_line_and_leaves_nothing(env: dict[str, str], rootfs: P
         (["-v", "relative:/x"], "is not an absolute path"),
         (["-p", "70000:80"], "invalid port"),
         (["--network", "none", "-p", "8080:80"], "-p needs --network bridge"),
+        (["--cpuset-cpus", "4096"], "CPU 4096 is not available here"),
+        (["--cpuset-cpus", "1-0"], "1-0 is backwards"),
     ]
     for flags, message in cases:
         result = pyhost(env, "run", "--rm", *flags, str(rootfs), "true")
@@ -893,6 +935,28 @@ c 5:1 rwm
 c 5:2 rwm
 c 136:* rwm"""
     assert sorted(lines[3:]) == sorted(docker_list.splitlines())
+
+
+def test_network_none_is_a_new_namespace_with_loopback_up(
+    env: dict[str, str], rootfs: Path
+) -> None:
+    """Only lo, up, and a server on 127.0.0.1 inside answers from inside; each container has
+    its own namespace (pyhost makes it on a thread while it starts: runtime/netns.py)."""
+    script = (
+        "cat /sys/class/net/lo/flags; ls /sys/class/net; readlink /proc/self/ns/net; "
+        "nc -l -p 7000 -e echo pong & sleep 0.2; nc 127.0.0.1 7000 </dev/null"
+    )
+    outputs = []
+    for _ in range(2):
+        result = pyhost(env, "run", "--rm", "--network", "none", str(rootfs), "sh", "-c", script)
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout.split())
+    host_ns = os.readlink("/proc/self/ns/net")
+    for flags, links, ns, answer in outputs:
+        assert int(flags, 16) & 0x1, "lo is down"
+        assert links == "lo" and answer == "pong"
+        assert ns != host_ns
+    assert outputs[0][2] != outputs[1][2]
 
 
 def test_host_network_shares_the_hosts_namespace(env: dict[str, str], rootfs: Path) -> None:

@@ -88,13 +88,15 @@ def test_argparse_still_answers_what_the_fast_path_leaves() -> None:
 
 def test_run_starts_without_argparse_json_or_re() -> None:
     """The modules a `pyhost run` imports before it acts (-S: the development venv's
-    editable-install finder imports re itself)."""
+    editable-install finder imports re itself). ctypes, struct and fcntl too: the runtime
+    calls libc through _ctypes (pyhost.runtime.linux)."""
     code = (
         "import sys; from pyhost.cli.main import _parse_fast; "
         "args = _parse_fast(['run', '--rm', '--network', 'none', '/nonexistent', 'true']); "
         "from pyhost.runtime import containers; "
         "print(sorted({'argparse', 'json', 're', 'enum', 'shutil', 'contextlib', 'signal',"
-        " 'typing', 'dataclasses', 'pathlib'} & set(sys.modules)))"
+        " 'typing', 'dataclasses', 'pathlib', 'ctypes', 'struct', 'fcntl', 'types'}"
+        " & set(sys.modules)))"
     )
     env = {"PYTHONPATH": str(Path(__file__).parents[2]), "PATH": "/usr/bin:/bin"}
     out = subprocess.run(

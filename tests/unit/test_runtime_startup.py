@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pyhost.runtime import cgroups, spec
+from pyhost.runtime import grace, spec
 from pyhost.runtime.images import catalog
 from pyhost.runtime.stdlite import remove_tree, signal, suppress
 
@@ -96,7 +96,7 @@ def test_exact_names_only_where_normalisation_could_not_differ() -> None:
 def test_grace_period_thread_leaves_this_process_where_it_was() -> None:
     """The thread moves this process into its own cgroup (a no-op), then stops once told."""
     before = Path("/proc/self/cgroup").read_text()
-    cgroups.start_grace_period()
+    grace.start()
     time.sleep(0.03)
     tasks = [t for t in os.listdir("/proc/self/task") if int(t) != threading.get_native_id()]
     threads_running = len(tasks) + 1
@@ -108,12 +108,27 @@ def test_grace_period_thread_leaves_this_process_where_it_was() -> None:
     ]
     # no signal may land on the thread (the supervisor holds SIGTERM back while it starts)
     assert any(mask & (1 << (15 - 1)) and mask & (1 << (2 - 1)) for mask in blocked)
-    cgroups.grace_period_used()
+    grace.used()
     deadline = time.monotonic() + 1
     while len(os.listdir("/proc/self/task")) >= threads_running > 1:
         assert time.monotonic() < deadline, "the thread did not stop"
         time.sleep(0.005)
     assert Path("/proc/self/cgroup").read_text() == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the cgroup files are read as root in the lab")
+def test_own_cgroup_without_the_mount_table_is_the_mount_tables() -> None:
+    """The guessed cgroup.procs (where systemd and Docker mount the hierarchies) is the one
+    the mount table names, and it lists this process."""
+    guessed = grace.own_procs()
+    assert guessed is not None
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(","):
+            own[controller] = path.rstrip("/")
+    assert guessed == grace._from_mount_table(own)
+    assert str(os.getpid()) in Path(guessed).read_text().split()
 
 
 def test_background_work_overlaps_and_reports(tmp_path: Path) -> None:
@@ -127,3 +142,43 @@ def test_background_work_overlaps_and_reports(tmp_path: Path) -> None:
     failing = Background(os.rmdir, str(tmp_path / "missing"))
     assert failing.wait(timeout=5)
     assert isinstance(failing.error, FileNotFoundError)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a network namespace needs root")
+def test_prepared_network_namespace_is_new_with_loopback_up() -> None:
+    """netns.prepare's thread makes a namespace for the container; this process (every
+    thread of it) stays in the host's, and the namespace's loopback is up."""
+    from pyhost.runtime import linux, netns
+
+    host = os.stat("/proc/self/ns/net").st_ino
+    assert netns.take() is None  # nothing prepared
+    netns.prepare()
+    fd = netns.take(timeout=5)
+    assert fd is not None
+    try:
+        assert os.fstat(fd).st_ino != host
+        for task in os.listdir("/proc/self/task"):
+            with suppress(FileNotFoundError):  # the thread may just be ending
+                assert os.stat(f"/proc/self/task/{task}/ns/net").st_ino == host
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 1
+            try:
+                linux.setns(fd, linux.CLONE_NEWNET)
+                linux.unshare(linux.CLONE_NEWNS)
+                linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+                linux.mount("sysfs", "/sys", "sysfs")  # shows the namespace that mounts it
+                links = " ".join(sorted(os.listdir("/sys/class/net")))
+                flags = Path("/sys/class/net/lo/flags").read_text().strip()
+                os.write(w, f"{links} {flags}".encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        out = os.read(r, 1000).decode().split()
+        os.close(r)
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+        assert out[0] == "lo" and len(out) == 2 and int(out[1], 16) & 0x1
+    finally:
+        os.close(fd)
