@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pyhost.inspect.collect.capnames import CAP_NAMES, DEFAULT_CAPS
 from pyhost.runtime.errors import RunUsageError
 
@@ -14,8 +16,11 @@ DOCKER_DEFAULT = frozenset(DEFAULT_CAPS.values())
 def last_cap() -> int:
     """The highest capability this kernel knows (capabilities above it cannot be dropped)."""
     try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
+        fd = os.open("/proc/sys/kernel/cap_last_cap", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return int(os.read(fd, 32))
+        finally:
+            os.close(fd)
     except (OSError, ValueError):
         return len(CAP_NAMES) - 1
 
@@ -42,6 +47,7 @@ def resolve(add: list[str], drop: list[str]) -> frozenset[str]:
     return frozenset(caps)
 
 
-def mask(caps: frozenset[str]) -> int:
-    limit = last_cap()
+def mask(caps: frozenset[str], limit: int | None = None) -> int:
+    """The bits of ``caps`` this kernel knows (up to ``limit``, by default last_cap())."""
+    limit = last_cap() if limit is None else limit
     return sum(1 << BITS[c] for c in caps if BITS[c] <= limit)

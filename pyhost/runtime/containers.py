@@ -145,9 +145,13 @@ def _host_files(st: ContainerState, spec: Spec, address: str | None) -> dict[str
         )
     for name, text in (("hosts", hosts), ("hostname", hostname + "\n"), ("resolv.conf", resolv)):
         path = os.path.join(st.dir, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            data = text.encode()
+            if os.write(fd, data) != len(data):  # a regular file takes it all, but when full
+                raise OSError(28, f"{path}: short write (no space left on device?)")
+        finally:
+            os.close(fd)
         files[f"/etc/{name}"] = path
     return files
 
@@ -221,6 +225,13 @@ def create(spec: Spec, image: ImageInfo) -> tuple[ContainerState, Any]:
             supervisor_pid=os.getpid(),
             supervisor_start=state.process_start(os.getpid()),
         )
+        # where its writable layer and cgroup will be: named before they exist, so that
+        # whoever collects a killed supervisor's record removes them (one write of the record
+        # before the container starts)
+        st.bundle = os.path.join(state.data_root(), "containers", cid)
+        st.rootfs = os.path.join(st.bundle, "merged")
+        root = os.geteuid() == 0  # rootless: no cgroup of its own
+        st.cgroup = (cgroups.planned(cid) if root else cgroups.Cgroup(cgroups.version())).to_json()
         st.save()
     return st, bridge
 
@@ -265,9 +276,8 @@ def _generated_name(cid: str, taken: set[str]) -> str:
 def _plan(
     st: ContainerState, spec: Spec, image: ImageInfo, cg: cgroups.Cgroup, files: dict[str, str]
 ) -> launch.Plan:
-    bundle = os.path.join(state.data_root(), "containers", st.id)
-    st.bundle = bundle
-    merged = os.path.join(bundle, "merged")
+    bundle = st.bundle
+    merged = st.rootfs
     use_overlay = (
         image.overlay_form
         and rootfs.overlay_supported()
@@ -280,7 +290,6 @@ def _plan(
             os.mkdir(os.path.join(bundle, sub), 0o700 if sub == "work" else 0o755)
     if not use_overlay:
         _materialize(image, merged)
-    st.rootfs = merged
     plan = launch.Plan(
         hostname=st.hostname,
         argv=st.command,
@@ -386,15 +395,11 @@ def _start(
     plan: launch.Plan | None = None
     try:
         root = os.geteuid() == 0
-        # rootless: no cgroup of its own; as root, where it will be: the record names it
-        # before it exists, so that whoever collects a killed supervisor removes it
-        cg = cgroups.planned(st.id) if root else cgroups.Cgroup(cgroups.version())
+        cg = cgroups.Cgroup.from_json(st.cgroup)  # planned by create(), made below
         files = _host_files(st, spec, bridge.address if bridge else None)
         plan = _plan(st, spec, image, cg, files)
-        st.cgroup = cg.to_json()
         plan.stdin, plan.stdout, plan.stderr = stdio
         plan.console = console
-        st.save()
         if bridge is not None:
             bridge.prepare()
         plan.netns = _prepared_netns(spec)
@@ -488,6 +493,7 @@ def _detach(st: ContainerState, spec: Spec, image: ImageInfo, bridge: Any) -> in
                 os.dup2(null, fd)
             st.supervisor_pid = os.getpid()
             st.supervisor_start = state.process_start(os.getpid())
+            st.save()
             log = os.open(st.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
                 started = _start(st, spec, image, bridge, (null, log, log))

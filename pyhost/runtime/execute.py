@@ -77,6 +77,7 @@ def exec_in(
     stdin = 0 if interactive or tty else os.open(os.devnull, os.O_RDONLY)
     plan.stdin = stdin
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    launch.load_inside()  # nothing can be imported once in the container's mount namespace
     pid = os.fork()
     if pid == 0:  # pragma: no cover - joins the container, forks the process, relays its code
         os.close(err_r)

@@ -17,8 +17,7 @@ import os
 import sys
 
 from pyhost.inspect.collect import jsonc
-from pyhost.runtime import capabilities, linux, rootfs, users
-from pyhost.runtime import seccomp as seccomp_filter
+from pyhost.runtime import capabilities, linux, rootfs
 from pyhost.runtime.errors import CommandNotExecutable, CommandNotFound, RunError
 from pyhost.runtime.stdlite import signal, suppress
 
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
 
     from pyhost.runtime.cgroups import Cgroup
     from pyhost.runtime.spec import Mount
+    from pyhost.runtime.users import Identity
 
 FORWARDED = (
     signal.SIGTERM,
@@ -320,8 +320,17 @@ def _child(plan: Plan, err_w: int, up_w: int, go_r: int, hooks: Hooks | None) ->
     enter_and_exec(plan, err_w)
 
 
+def load_inside() -> None:
+    """Import what the container's side needs once inside (users, the seccomp filter): after
+    pivot_root or setns nothing can be imported, and the supervisor's start need not pay."""
+    from pyhost.runtime import seccomp, users  # noqa: F401
+
+
 def enter_and_exec(plan: Plan, err_w: int) -> None:
-    """Inside the container's namespaces and root: identity, workdir, privileges, execve."""
+    """Inside the container's namespaces and root: identity, workdir, privileges, execve
+    (``load_inside`` first)."""
+    from pyhost.runtime import users
+
     try:
         _stdio(plan)
         _close_other_fds(err_w)
@@ -468,14 +477,18 @@ def _setup(plan: Plan, up_w: int, go_r: int, hooks: Hooks | None) -> None:
             linux.link_up("lo")
         if hooks is not None:
             hooks.inside()
-    _mount_root_and_kernel_filesystems(plan)
+    _mount_before_the_cgroup(plan)
+    load_inside()
     supervisor.wait(b"c")  # v1: the supervisor made the cgroup while we mounted
     _mount_the_rest(plan)
     supervisor.wait(b"g")  # in our cgroup before anything of the command runs
     os.close(go_r)
 
 
-def _mount_root_and_kernel_filesystems(plan: Plan) -> None:
+def _mount_before_the_cgroup(plan: Plan) -> None:
+    """The root, the kernel filesystems, the files and volumes, the masked paths: all but what
+    needs the cgroup's directories (v1 binds them), which the supervisor may still be making.
+    Docker's order otherwise (masks after volumes); volumes under /sys/fs/cgroup wait too."""
     rootfs.make_private()
     root = plan.merged
     if plan.copy_rootfs:
@@ -490,25 +503,38 @@ def _mount_root_and_kernel_filesystems(plan: Plan) -> None:
             volatile=plan.volatile,
         )
     rootfs.mount_kernel_filesystems(root, rootless=plan.rootless)
-
-
-def _mount_the_rest(plan: Plan) -> None:
-    """After "g": the cgroup directories exist (v1), then files, volumes, pivot_root."""
-    root = plan.merged
-    rootfs.mount_cgroups(root, plan.cgroup.version, plan.cgroup.paths)
     for target, source in plan.files.items():
         rootfs.bind_file(root, source, target)
     for m in plan.mounts:
-        if m.kind == "tmpfs":
-            rootfs.mount_tmpfs(root, m.target, m.options)
-        else:
-            rootfs.bind_volume(root, m.source, m.target, m.readonly)
+        if not _under_cgroup_fs(m):
+            _mount_volume(root, m)
+    rootfs.mask_paths(root)
+
+
+def _mount_the_rest(plan: Plan) -> None:
+    """Once the cgroup exists: /sys/fs/cgroup (and volumes below it), then pivot_root."""
+    root = plan.merged
+    rootfs.mount_cgroups(root, plan.cgroup.version, plan.cgroup.paths)
+    for m in plan.mounts:
+        if _under_cgroup_fs(m):
+            _mount_volume(root, m)
     rootfs.pivot(root)
-    rootfs.mask_paths()
     if plan.read_only:
         rootfs.read_only_root()
     if plan.network != "host":
         linux.sethostname(plan.hostname)
+
+
+def _under_cgroup_fs(m: Mount) -> bool:
+    target = "/" + m.target.strip("/")
+    return target == "/sys/fs/cgroup" or target.startswith("/sys/fs/cgroup/")
+
+
+def _mount_volume(root: str, m: Mount) -> None:
+    if m.kind == "tmpfs":
+        rootfs.mount_tmpfs(root, m.target, m.options)
+    else:
+        rootfs.bind_volume(root, m.source, m.target, m.readonly)
 
 
 _TIOCSPTLCK = 0x40045431
@@ -542,7 +568,7 @@ def _stdio(plan: Plan) -> None:
             os.close(fd)
 
 
-def _enter_workdir(workdir: str, identity: users.Identity) -> None:
+def _enter_workdir(workdir: str, identity: Identity) -> None:
     path = workdir or "/"
     if not os.path.isdir(path):
         os.makedirs(path, mode=0o755, exist_ok=True)  # Docker creates WORKDIR too
@@ -576,10 +602,13 @@ def _check_executable(path: str, command: str) -> str:
     return path
 
 
-def _drop_privileges(plan: Plan, identity: users.Identity) -> None:
+def _drop_privileges(plan: Plan, identity: Identity) -> None:
     """Bounding set, seccomp, groups and ids, capability sets, no_new_privs."""
-    keep = capabilities.mask(plan.caps)
-    for bit in range(capabilities.last_cap() + 1):
+    from pyhost.runtime import seccomp as seccomp_filter
+
+    last = capabilities.last_cap()
+    keep = capabilities.mask(plan.caps, last)
+    for bit in range(last + 1):
         if not keep & (1 << bit):
             linux.prctl(linux.PR_CAPBSET_DROP, bit)
     with suppress(OSError):

@@ -267,12 +267,24 @@ def pivot(root: str) -> None:
     os.chdir("/")
 
 
-def mask_paths() -> None:
-    """Docker's masked paths (after pivot_root, inside the container's view)."""
-    paths = list(MASKED)
+def mask_paths(root: str) -> None:
+    """Docker's masked and read-only paths, in the container's /proc and /sys under ``root``.
+
+    Before pivot_root a path is resolved against the host's root, so /proc, /sys and /dev
+    are resolved inside ``root`` first (an image's /proc may be a link; mount_kernel_filesystems
+    followed it the same way); below them everything is the kernel's own filesystems."""
+    kernel = {top: secure_join(root, top) for top in ("/proc", "/sys", "/dev")}
+
+    def inside(path: str) -> str:
+        top, rest = path[: path.index("/", 1)], path[path.index("/", 1) :]
+        return kernel[top] + rest
+
+    paths = [inside(p) for p in MASKED]
     base, prefix, leaf = MASKED_PER_CPU
+    base = inside(base)
     with suppress(OSError):
         paths.extend(f"{base}/{n}/{leaf}" for n in sorted(os.listdir(base)) if n.startswith(prefix))
+    null = inside("/dev/null")
     for path in paths:
         try:
             st = os.stat(path)
@@ -282,8 +294,8 @@ def mask_paths() -> None:
             if stat.S_ISDIR(st.st_mode):
                 linux.mount("tmpfs", path, "tmpfs", MS_RDONLY)
             else:
-                linux.mount("/dev/null", path, None, MS_BIND)
-    for path in READ_ONLY:
+                linux.mount(null, path, None, MS_BIND)
+    for path in (inside(p) for p in READ_ONLY):
         if not os.path.exists(path):
             continue
         with suppress(OSError):
