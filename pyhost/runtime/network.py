@@ -155,9 +155,7 @@ class Bridge(Hooks):
 
     def prepare(self) -> None:
         """The bridge, its rules, the veth pair (host end on the bridge), ports published."""
-        from pyroute2 import IPRoute
-
-        with IPRoute() as ipr:
+        with iproute() as ipr:
             bridge = _ensure_bridge(ipr, self.net, self.gateway)
             ipr.link("add", ifname=self.host_veth, kind="veth", peer=self.peer_veth)
             host = ipr.link_lookup(ifname=self.host_veth)[0]
@@ -176,18 +174,14 @@ class Bridge(Hooks):
             _add_rule("nat", "OUTPUT", tag, *local, "-j", "DNAT", "--to-destination", target)
 
     def attach(self, pid: int) -> None:
-        from pyroute2 import IPRoute
-
-        with IPRoute() as ipr:
+        with iproute() as ipr:
             peer = ipr.link_lookup(ifname=self.peer_veth)
             if not peer:
                 raise RunError(f"the veth {self.peer_veth} vanished before it was attached")
             ipr.link("set", index=peer[0], net_ns_pid=pid)
 
     def inside(self) -> None:
-        from pyroute2 import IPRoute
-
-        with IPRoute() as ipr:
+        with iproute() as ipr:
             index = ipr.link_lookup(ifname=self.peer_veth)[0]
             ipr.link("set", index=index, ifname="eth0")
             ipr.addr("add", index=index, address=self.address, prefixlen=self.net.prefixlen)
@@ -202,10 +196,21 @@ class Bridge(Hooks):
             remove_bridge()
 
 
-def delete_link(name: str) -> None:
-    from pyroute2 import IPRoute
+def iproute() -> Any:
+    """A pyroute2 IPRoute (netlink). pyroute2 is one of pyhost's dependencies, but a host with
+    a bare python3 may run pyhost from a checkout: say so in one line, not a traceback."""
+    try:
+        from pyroute2 import IPRoute
+    except ImportError as e:
+        raise RunError(
+            "--network bridge needs the pyroute2 package (netlink), which is not installed",
+            hint="pip install pyroute2, or use --network none or host",
+        ) from e
+    return IPRoute()
 
-    with IPRoute() as ipr:
+
+def delete_link(name: str) -> None:
+    with iproute() as ipr:
         found = ipr.link_lookup(ifname=name)
         if found:
             with contextlib.suppress(Exception):

@@ -466,6 +466,37 @@ def test_cgroup_failure_after_the_fork_leaves_nothing(env: dict[str, str], rootf
     assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if b"nocg" in _read(p)]
 
 
+def test_bridge_without_pyroute2_is_one_line(env: dict[str, str], rootfs: Path) -> None:
+    """pyroute2 is a dependency, but pyhost may run from a checkout on a bare python3: bridge
+    networking then says what it lacks, leaving nothing (the env fixture checks), and
+    --network none still works."""
+    program = (
+        "import sys\n"
+        "sys.modules['pyroute2'] = None  # as where it is not installed\n"
+        "from pyhost.cli.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+
+    def run(network: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-c", program, "run", "--rm", "--network", network]
+        return subprocess.run(
+            [*argv, str(rootfs), "true"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    bridge = run("bridge")
+    assert bridge.returncode == 125, bridge.stderr
+    lines = bridge.stderr.strip().splitlines()
+    assert len(lines) == 1, bridge.stderr
+    assert "--network bridge needs the pyroute2 package" in lines[0]
+    assert "pip install pyroute2" in lines[0]
+    assert run("none").returncode == 0
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
