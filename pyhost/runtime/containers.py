@@ -749,16 +749,17 @@ def prune_network() -> int:
         return 0
     from pyhost.runtime import network
 
-    removed = 0
-    for tag in network.pyhost_tags():
-        if tag != network.BRIDGE_TAG and tag.split(":", 1)[1] not in running:
-            removed += network.remove_rules(tag)
+    tags = network.pyhost_tags()
+    stale = [t for t in tags if t != network.BRIDGE_TAG and t.split(":", 1)[1] not in running]
+    if not bridge_users and network.BRIDGE_TAG in tags:
+        stale.append(network.BRIDGE_TAG)
+    removed = network.remove_rules(*stale) if stale else 0
     for link in os.listdir("/sys/class/net"):
         if link.startswith("ph") and len(link) == 13 and link[2:] not in {r[:11] for r in running}:
             network.delete_link(link)
             removed += 1
-    if not bridge_users and os.path.exists("/sys/class/net/pyhost0"):
-        network.remove_bridge()
+    if not bridge_users and os.path.exists(f"/sys/class/net/{network.BRIDGE}"):
+        network.delete_link(network.BRIDGE)
         removed += 1
     return removed
 

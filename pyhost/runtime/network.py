@@ -2,8 +2,9 @@
 
 bridge: a ``pyhost0`` Linux bridge holding the gateway address of a subnet (10.99.0.0/24, or
 PYHOST_BRIDGE_SUBNET), one veth pair per container (eth0 inside), MASQUERADE for the subnet
-and DNAT for ``-p``. Links and addresses go through pyroute2 (netlink); NAT through the
-iptables command, as Docker does. Every rule carries an ``-m comment`` naming its owner, so
+and DNAT for ``-p``. Links and addresses go through pyroute2 (netlink); NAT through
+iptables-save and iptables-restore --noflush, one of each per change (Docker runs one iptables
+command per rule; each costs ~5 ms here). Every rule carries an ``-m comment`` naming its owner, so
 removal finds exactly pyhost's rules, also those of a supervisor that was killed. The bridge
 and its rules go when its last container goes.
 """
@@ -42,34 +43,61 @@ def container_tag(container_id: str) -> str:
     return f"pyhost:{container_id[:12]}"
 
 
-def iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def _tool(argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     try:
-        result = subprocess.run(
-            ["iptables", "-w", "5", *args], capture_output=True, text=True, timeout=30, check=False
+        return subprocess.run(
+            argv, input=stdin, capture_output=True, text=True, timeout=30, check=False
         )
     except FileNotFoundError as e:
         raise RunError(
-            "bridge networking needs the iptables command", hint="or --network none"
+            f"bridge networking needs the {argv[0]} command (iptables)", hint="or --network none"
         ) from e
-    if check and result.returncode != 0:
-        raise RunError(f"iptables {' '.join(args)}: {result.stderr.strip()}")
-    return result
 
 
-def remove_rules(tag: str) -> int:
-    """Delete every rule whose comment is exactly ``tag`` in the filter and nat tables."""
-    removed = 0
-    for table in ("nat", "filter"):
-        listing = iptables("-t", table, "-S", check=False).stdout.splitlines()
-        for line in listing:
-            if f'--comment "{tag}"' not in line and f"--comment {tag} " not in line + " ":
-                continue
-            if not line.startswith("-A "):
-                continue
-            args = _split_rule(line[3:])
-            if iptables("-t", table, "-D", *args, check=False).returncode == 0:
-                removed += 1
-    return removed
+def saved_rules() -> dict[str, list[str]]:
+    """The rules of the nat and filter tables, as iptables-save prints them ("-A ..." lines):
+    one command for what -S per table and -C per rule took several (each ~5 ms here)."""
+    result = _tool(["iptables-save"])
+    if result.returncode != 0:
+        raise RunError(f"iptables-save: {result.stderr.strip()}")
+    tables: dict[str, list[str]] = {"nat": [], "filter": []}
+    current: list[str] | None = None
+    for line in result.stdout.splitlines():
+        if line.startswith("*"):
+            current = tables.get(line[1:])
+        elif current is not None and line.startswith("-A "):
+            current.append(line)
+    return tables
+
+
+def restore(commands: dict[str, list[str]]) -> None:
+    """Apply "-A/-I/-D CHAIN ..." lines per table in one iptables-restore, leaving every other
+    rule as it is (--noflush); all or none of them take effect."""
+    text = "".join(
+        f"*{table}\n" + "".join(f"{line}\n" for line in lines) + "COMMIT\n"
+        for table, lines in commands.items()
+        if lines
+    )
+    if not text:
+        return
+    result = _tool(["iptables-restore", "-w", "5", "--noflush"], stdin=text)
+    if result.returncode != 0:
+        raise RunError(f"iptables-restore: {result.stderr.strip()}")
+
+
+def _tagged(line: str, tag: str) -> bool:
+    return f'--comment "{tag}"' in line or f"--comment {tag} " in line + " "
+
+
+def remove_rules(*tags: str) -> int:
+    """Delete every rule whose comment is exactly one of ``tags`` in the filter and nat
+    tables (one iptables-save, one iptables-restore)."""
+    deletes = {
+        table: ["-D " + line[3:] for line in lines if any(_tagged(line, t) for t in tags)]
+        for table, lines in saved_rules().items()
+    }
+    restore(deletes)
+    return sum(len(lines) for lines in deletes.values())
 
 
 def pyhost_tags() -> set[str]:
@@ -77,23 +105,16 @@ def pyhost_tags() -> set[str]:
     import re
 
     tags: set[str] = set()
-    for table in ("nat", "filter"):
-        listing = iptables("-t", table, "-S", check=False).stdout
-        tags.update(re.findall(r'--comment "?(pyhost:[0-9a-z]+)"?', listing))
+    for lines in saved_rules().values():
+        tags.update(re.findall(r'--comment "?(pyhost:[0-9a-z]+)"?', "\n".join(lines)))
     return tags
 
 
-def _split_rule(text: str) -> list[str]:
-    import shlex
-
-    return shlex.split(text)
-
-
-def _add_rule(table: str, chain: str, tag: str, *rule: str, insert: bool = False) -> None:
-    spec = [*rule, "-m", "comment", "--comment", tag]
-    if iptables("-t", table, "-C", chain, *spec, check=False).returncode == 0:
-        return
-    iptables("-t", table, "-I" if insert else "-A", chain, *spec)
+def _rule(chain: str, tag: str, *rule: str, insert: bool = False) -> str:
+    """One restore line: append (or insert at the top of) ``chain``, with pyhost's comment.
+    Every word is an address, port, name or flag: none holds a space or a quote."""
+    spec = " ".join([*rule, "-m", "comment", "--comment", tag])
+    return f"{'-I' if insert else '-A'} {chain} {spec}"
 
 
 def check_ports_free(ports: list[Port], taken: set[tuple[str, int, str]]) -> None:
@@ -160,18 +181,20 @@ class Bridge(Hooks):
             ipr.link("add", ifname=self.host_veth, kind="veth", peer=self.peer_veth)
             host = ipr.link_lookup(ifname=self.host_veth)[0]
             ipr.link("set", index=host, master=bridge, state="up")
-        _ensure_bridge_rules(self.net)
-        tag = container_tag(self.container_id)
+        commands = _bridge_rules(self.net)
+        tag = container_tag(self.container_id)  # new: none of its rules can exist yet
         for p in self.ports:
             target = f"{self.address}:{p.container_port}"
             match = ["-p", p.proto, "--dport", str(p.host_port)]
             if p.host_ip != ANY_IP:
                 match = ["-d", p.host_ip, *match]
-            _add_rule("nat", "PREROUTING", tag, *match, "-j", "DNAT", "--to-destination", target)
+            dnat = ("-j", "DNAT", "--to-destination", target)
+            commands["nat"].append(_rule("PREROUTING", tag, *match, *dnat))
             local = (
                 match if p.host_ip != ANY_IP else ["-m", "addrtype", "--dst-type", "LOCAL", *match]
             )
-            _add_rule("nat", "OUTPUT", tag, *local, "-j", "DNAT", "--to-destination", target)
+            commands["nat"].append(_rule("OUTPUT", tag, *local, *dnat))
+        restore(commands)
 
     def attach(self, pid: int) -> None:
         with iproute() as ipr:
@@ -190,10 +213,11 @@ class Bridge(Hooks):
 
     def release(self, *, last: bool) -> None:
         """Remove the container's rules and veth; the bridge too when ``last``."""
-        remove_rules(container_tag(self.container_id))
+        tags = [container_tag(self.container_id)] + ([BRIDGE_TAG] if last else [])
+        remove_rules(*tags)
         delete_link(self.host_veth)
         if last:
-            remove_bridge()
+            delete_link(BRIDGE)
 
 
 def iproute() -> Any:
@@ -217,11 +241,6 @@ def delete_link(name: str) -> None:
                 ipr.link("del", index=found[0])
 
 
-def remove_bridge() -> None:
-    remove_rules(BRIDGE_TAG)
-    delete_link(BRIDGE)
-
-
 def _ensure_bridge(ipr: Any, net: ipaddress.IPv4Network, gateway: str) -> int:
     found = ipr.link_lookup(ifname=BRIDGE)
     if found:
@@ -233,19 +252,33 @@ def _ensure_bridge(ipr: Any, net: ipaddress.IPv4Network, gateway: str) -> int:
     return index
 
 
-def _ensure_bridge_rules(net: ipaddress.IPv4Network) -> None:
-    """Forwarding and NAT for the subnet; 127.0.0.1 publishing needs route_localnet."""
+def _bridge_rules(net: ipaddress.IPv4Network) -> dict[str, list[str]]:
+    """Forwarding and NAT for the subnet, as restore lines for those not there yet;
+    127.0.0.1 publishing needs route_localnet."""
     with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
         f.write("1")
     with open(f"/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet", "w") as f:
         f.write("1")
     sub = str(net)
-    _add_rule("nat", "POSTROUTING", BRIDGE_TAG, "-s", sub, "!", "-o", BRIDGE, "-j", "MASQUERADE")
-    _add_rule(
-        "nat", "POSTROUTING", BRIDGE_TAG, "-s", "127.0.0.0/8", "-o", BRIDGE, "-j", "MASQUERADE"
-    )
-    _add_rule("filter", "FORWARD", BRIDGE_TAG, "-i", BRIDGE, "-j", "ACCEPT", insert=True)
-    _add_rule("filter", "FORWARD", BRIDGE_TAG, "-o", BRIDGE, "-j", "ACCEPT", insert=True)
+    wanted = {
+        "nat": [
+            _rule("POSTROUTING", BRIDGE_TAG, "-s", sub, "!", "-o", BRIDGE, "-j", "MASQUERADE"),
+            _rule("POSTROUTING", BRIDGE_TAG, "-s", "127.0.0.0/8", "-o", BRIDGE, "-j", "MASQUERADE"),
+        ],
+        "filter": [
+            _rule("FORWARD", BRIDGE_TAG, "-i", BRIDGE, "-j", "ACCEPT", insert=True),
+            _rule("FORWARD", BRIDGE_TAG, "-o", BRIDGE, "-j", "ACCEPT", insert=True),
+        ],
+    }
+    saved = saved_rules()
+    commands: dict[str, list[str]] = {"nat": [], "filter": []}
+    for table, lines in wanted.items():
+        present = [line for line in saved[table] if _tagged(line, BRIDGE_TAG)]
+        if len(present) == len(lines):
+            continue  # the bridge's running containers set them up
+        # none, or a killed pyhost's half: replace them all
+        commands[table] += ["-D " + line[3:] for line in present] + lines
+    return commands
 
 
 def allocate(used: set[str]) -> str:

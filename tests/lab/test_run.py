@@ -504,6 +504,33 @@ def _read(path: Path) -> bytes:
         return b""
 
 
+def test_killed_bridge_supervisor_leaves_what_prune_removes(
+    env: dict[str, str], rootfs: Path
+) -> None:
+    """kill -9 of a bridge container's pyhost: its DNAT rules, the bridge and the bridge's
+    rules stay until prune, which takes them all (the env fixture checks the rest)."""
+    port = _free_port()
+    publish = ["-p", f"127.0.0.1:{port}:80"]
+    proc = subprocess.Popen(
+        [*PYHOST, "run", "--name", "netorphan", *publish, str(rootfs), "sleep", "60"], env=env
+    )
+    rec = wait_for(lambda: _running_record(env, "netorphan"))
+    saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    tag = f"pyhost:{rec['id'][:12]}"
+    assert tag in saved and "pyhost:bridge" in saved
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    wait_for(lambda: not Path(f"/proc/{rec['pid']}").exists())
+    # the veth pair went with the container's namespace; the rules and bridge are still there
+    saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    assert tag in saved and Path("/sys/class/net/pyhost0").exists()
+    pruned = pyhost(env, "prune")
+    assert pruned.returncode == 0, pruned.stderr
+    saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    assert "pyhost:" not in saved
+    assert not Path("/sys/class/net/pyhost0").exists()
+
+
 def test_prune_removes_cgroups_no_record_names(env: dict[str, str]) -> None:
     """A cgroup under pyhost's parent that no record names (an older pyhost's, one made by
     hand) is nobody's: prune removes it."""
