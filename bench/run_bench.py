@@ -93,9 +93,31 @@ def installed_venv(work: Path) -> tuple[str, str]:
     return python, str(venv / "bin" / "pyhost")
 
 
+def _lend_pyroute2(python: str) -> None:
+    """The fresh venv is installed without dependencies; bridge networking needs pyroute2:
+    a .pth line lends it this interpreter's copy (appended to sys.path, after the venv's own
+    site-packages, so pyhost itself still comes from the venv)."""
+    import pyroute2
+
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    lent = Path(pyroute2.__file__).resolve().parent.parent
+    (Path(site) / "bench-pyroute2.pth").write_text(f"{lent}\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=25)
+    parser.add_argument(
+        "--bridge",
+        action="store_true",
+        help="also both with their default bridge network (no target; pyroute2's import and "
+        "the veth and NAT set-up dominate)",
+    )
     args = parser.parse_args()
     compile_bytecode()
     work = Path(tempfile.mkdtemp(prefix="pyhost-run-bench-"))
@@ -126,13 +148,17 @@ def main() -> None:
             cases["pyhost run (image)"] = [*run, IMAGE, "true"]
         else:
             print(f"(no image store: {loaded.stderr.strip()[:100]})")
+        if args.bridge:
+            _lend_pyroute2(python)
+            cases["pyhost run (bridge)"] = [script, "run", "--rm", str(rootfs), "true"]
+            cases["docker run (bridge)"] = ["docker", "run", "--rm", IMAGE, "true"]
         for argv in cases.values():  # warm caches once
             timed(argv, env)
         times: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.runs):
             for name, argv in cases.items():
                 times[name].append(timed(argv, env))
-                if argv[0] == "docker":
+                if argv[0] == "docker":  # both docker cases
                     # dockerd and containerd go on working after the CLI returns (clean-up,
                     # events); on a small machine that would slow whatever runs next
                     time.sleep(SETTLE_S)
@@ -145,7 +171,7 @@ def main() -> None:
             print(f"{name:28} {statistics.median(values):10.1f} {q[0]:8.1f} {q[-1]:8.1f} {peak}")
         bare = statistics.median(times["python -c pass"])
         docker = statistics.median(times["docker run"])
-        for name in [n for n in times if n.startswith("pyhost run")]:
+        for name in [n for n in times if n.startswith("pyhost run") and "bridge" not in n]:
             mine = statistics.median(times[name])
             print(
                 f"{name}: {mine / docker:.3f}x docker run (target <= 0.15x), "
