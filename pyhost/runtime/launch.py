@@ -132,8 +132,9 @@ def spawn(
 
     ``prepare`` makes the container's cgroup (at ``plan.cgroup``'s paths). Where the
     supervisor moves the child into it (cgroup v1), that happens after the fork, while the
-    child unshares and mounts; the child binds the directories only after "g". Otherwise it
-    happens before the fork: on v2 the child joins its cgroup itself, first thing."""
+    child unshares and mounts; the child binds the directories only after "c" and goes no
+    further than its mounts before "g". Otherwise it happens before the fork: on v2 the child
+    joins its cgroup itself, first thing."""
     late = supervisor_joins(plan)
     if prepare is not None and not late:
         prepare()
@@ -166,7 +167,7 @@ def spawn(
         try:
             if prepare is not None and late:
                 prepare()
-            os.write(go_w, b"c")
+            _tell(go_w, b"c")
             if os.read(up_r, 1) == b"u":
                 if hooks is not None:
                     hooks.attach(pid)
@@ -178,7 +179,7 @@ def spawn(
             os.kill(pid, signal.SIGKILL)
             os.waitpid(started.waiter, 0)
             raise
-        os.write(go_w, b"g")
+        _tell(go_w, b"g")
         report = read_all(err_r)
     finally:
         for fd in (err_r, up_r, go_w):
@@ -194,6 +195,13 @@ def spawn(
         error = {126: CommandNotExecutable, 127: CommandNotFound}.get(code, RunError)
         raise error(message)
     return started
+
+
+def _tell(go_w: int, token: bytes) -> None:
+    """Write to the child; a child that already failed has closed its end, and its report
+    (read next) says why: that is no error of the supervisor's (nor an EPIPE to hide)."""
+    with suppress(BrokenPipeError):
+        os.write(go_w, token)
 
 
 def _spawn_rootless(

@@ -497,6 +497,34 @@ def test_bridge_without_pyroute2_is_one_line(env: dict[str, str], rootfs: Path) 
     assert run("none").returncode == 0
 
 
+def test_a_child_failing_at_once_is_reported(env: dict[str, str], rootfs: Path) -> None:
+    """The container's first process fails before it reads anything from the supervisor
+    (injected): the supervisor's writes to it meet a closed pipe, and the child's own report
+    is what the user gets (once this exited 0 without a word)."""
+    program = (
+        "import sys\n"
+        "from pyhost.runtime import launch\n"
+        "from pyhost.runtime.errors import RunError\n"
+        "def failing(*args, **kwargs):\n"
+        "    raise RunError('set-up failed at once (injected)')\n"
+        "launch._setup = failing\n"
+        "from pyhost.cli.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    for _ in range(3):  # the child is often gone before the first write, not always
+        argv = [sys.executable, "-c", program, "run", "--rm", "--network", "none"]
+        result = subprocess.run(
+            [*argv, str(rootfs), "true"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 125, result.stderr
+        assert result.stderr.strip() == "pyhost: error: set-up failed at once (injected)"
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
