@@ -433,31 +433,37 @@ def test_killed_supervisor_is_collected(env: dict[str, str], rootfs: Path) -> No
     assert rec["id"] in pruned.stdout
 
 
-def test_cgroup_failure_after_the_fork_leaves_nothing(env: dict[str, str], rootfs: Path) -> None:
-    """On cgroup v1 the cgroup is made while the container's first process already unshares
-    and mounts; when writing a limit fails there (injected: nothing the flags let through is
-    refused by this kernel), that process is killed and everything is undone."""
+def pyhost_injected(env: dict[str, str], prelude: str, *args: str) -> Any:
+    """`pyhost ARGS` in a python whose ``prelude`` ran first: a fault injected where the real
+    kernel refuses nothing, or a module hidden as on a host without it."""
     program = (
-        "import sys\n"
-        "from pyhost.runtime import cgroups\n"
-        "real = cgroups._write\n"
-        "def failing(path, value):\n"
-        "    if path.endswith(('memory.limit_in_bytes', 'memory.max')):\n"
-        "        raise OSError(28, 'No space left on device (injected)')\n"
-        "    real(path, value)\n"
-        "cgroups._write = failing\n"
-        "from pyhost.cli.main import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
+        f"import sys\n{prelude}\nfrom pyhost.cli.main import main\nsys.exit(main(sys.argv[1:]))\n"
     )
-    argv = [sys.executable, "-c", program, "run", "--rm", "-m", "64m", "--name", "nocg"]
-    result = subprocess.run(
-        [*argv, "--network", "none", str(rootfs), "true"],
+    return subprocess.run(
+        [sys.executable, "-c", program, *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_cgroup_failure_after_the_fork_leaves_nothing(env: dict[str, str], rootfs: Path) -> None:
+    """On cgroup v1 the cgroup is made while the container's first process already unshares
+    and mounts; when writing a limit fails there (injected: nothing the flags let through is
+    refused by this kernel), that process is killed and everything is undone."""
+    prelude = (
+        "from pyhost.runtime import cgroups\n"
+        "real = cgroups._write\n"
+        "def failing(path, value):\n"
+        "    if path.endswith(('memory.limit_in_bytes', 'memory.max')):\n"
+        "        raise OSError(28, 'No space left on device (injected)')\n"
+        "    real(path, value)\n"
+        "cgroups._write = failing"
+    )
+    run = ["run", "--rm", "-m", "64m", "--name", "nocg", "--network", "none", str(rootfs)]
+    result = pyhost_injected(env, prelude, *run, "true")
     assert result.returncode == 125, result.stderr
     assert "cannot set up the container's cgroup" in result.stderr
     assert "No space left on device (injected)" in result.stderr
@@ -470,22 +476,11 @@ def test_bridge_without_pyroute2_is_one_line(env: dict[str, str], rootfs: Path) 
     """pyroute2 is a dependency, but pyhost may run from a checkout on a bare python3: bridge
     networking then says what it lacks, leaving nothing (the env fixture checks), and
     --network none still works."""
-    program = (
-        "import sys\n"
-        "sys.modules['pyroute2'] = None  # as where it is not installed\n"
-        "from pyhost.cli.main import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
+    hidden = "sys.modules['pyroute2'] = None  # as where it is not installed"
 
     def run(network: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-c", program, "run", "--rm", "--network", network]
-        return subprocess.run(
-            [*argv, str(rootfs), "true"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        return pyhost_injected(
+            env, hidden, "run", "--rm", "--network", network, str(rootfs), "true"
         )
 
     bridge = run("bridge")
@@ -501,26 +496,16 @@ def test_a_child_failing_at_once_is_reported(env: dict[str, str], rootfs: Path) 
     """The container's first process fails before it reads anything from the supervisor
     (injected): the supervisor's writes to it meet a closed pipe, and the child's own report
     is what the user gets (once this exited 0 without a word)."""
-    program = (
-        "import sys\n"
+    prelude = (
         "from pyhost.runtime import launch\n"
         "from pyhost.runtime.errors import RunError\n"
         "def failing(*args, **kwargs):\n"
         "    raise RunError('set-up failed at once (injected)')\n"
-        "launch._setup = failing\n"
-        "from pyhost.cli.main import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
+        "launch._setup = failing"
     )
     for _ in range(3):  # the child is often gone before the first write, not always
-        argv = [sys.executable, "-c", program, "run", "--rm", "--network", "none"]
-        result = subprocess.run(
-            [*argv, str(rootfs), "true"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        run = ["run", "--rm", "--network", "none", str(rootfs), "true"]
+        result = pyhost_injected(env, prelude, *run)
         assert result.returncode == 125, result.stderr
         assert result.stderr.strip() == "pyhost: error: set-up failed at once (injected)"
 
