@@ -154,9 +154,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("pyhost: interrupted", file=sys.stderr)
         return int(ExitStatus.INTERRUPTED)
     except BrokenPipeError:
+        if not _stdout_gone():
+            raise  # a pipe of pyhost's own: a bug to see, not a quiet exit 0
         # `pyhost ps | head`: the reader went away; that is not an error of ours.
         sys.stderr.close()
         return int(ExitStatus.OK)
+
+
+def _stdout_gone() -> bool:
+    """Whether standard output is a pipe whose reader went away (poll reports POLLERR)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 def run() -> NoReturn:

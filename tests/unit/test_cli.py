@@ -177,3 +177,46 @@ def test_pyhost_inspect_never_shadows_the_stdlib_inspect() -> None:
         check=False,
     )
     assert res.stdout.strip() == "ok", res.stderr
+
+
+def _images_replaced_by(body: str, stdout: int | None = None) -> subprocess.CompletedProcess[str]:
+    """`pyhost images` with its work replaced by ``body`` (a function of args)."""
+    program = (
+        "import sys\n"
+        "from pyhost.cli import cmd_images\n"
+        f"{body}\n"
+        "cmd_images.execute = work\n"
+        "from pyhost.cli.main import main\n"
+        "sys.exit(main(['images']))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", program],
+        stdout=stdout if stdout is not None else subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_reader_that_went_away_is_no_error() -> None:
+    """`pyhost images | head -1`: the pipe's reader is gone before pyhost is done."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        res = _images_replaced_by(
+            "def work(args):\n    print('x' * 100000)\n    sys.stdout.flush()\n    return 0",
+            stdout=write_end,
+        )
+    finally:
+        os.close(write_end)
+    assert res.returncode == 0
+    assert res.stderr == ""
+
+
+def test_a_broken_pipe_of_pyhosts_own_is_not_hidden() -> None:
+    """A BrokenPipeError from a pipe of pyhost's own (stdout fine) is a failure to see,
+    never a quiet exit 0."""
+    res = _images_replaced_by("def work(args):\n    raise BrokenPipeError(32, 'Broken pipe')")
+    assert res.returncode != 0
+    assert "BrokenPipeError" in res.stderr
