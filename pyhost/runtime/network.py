@@ -96,7 +96,16 @@ def remove_rules(*tags: str) -> int:
         table: ["-D " + line[3:] for line in lines if any(_tagged(line, t) for t in tags)]
         for table, lines in saved_rules().items()
     }
-    restore(deletes)
+    try:
+        restore(deletes)
+    except RunError:
+        # one rule went meanwhile (another pyhost's prune): the batch is all or nothing, so
+        # delete the rest one by one, each allowed to be gone already
+        import shlex
+
+        for table, lines in deletes.items():
+            for line in lines:
+                _tool(["iptables", "-w", "5", "-t", table, *shlex.split(line)])
     return sum(len(lines) for lines in deletes.values())
 
 

@@ -544,6 +544,31 @@ def test_killed_bridge_supervisor_leaves_what_prune_removes(
     assert not Path("/sys/class/net/pyhost0").exists()
 
 
+def test_rule_removal_survives_a_rule_already_gone(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rules go in one all-or-nothing iptables-restore; when one of them went meanwhile
+    (another pyhost's prune), the rest still goes, one by one."""
+    from pyhost.runtime import network
+
+    tag = "pyhost:feedfacecafe"
+    rule = ["FORWARD", "-s", "10.123.0.1/32", "-m", "comment", "--comment", tag, "-j", "ACCEPT"]
+    subprocess.run(["iptables", "-w", "5", "-t", "filter", "-A", *rule], check=True)
+    try:
+        listed = network.saved_rules()
+        assert any(tag in line for line in listed["filter"])
+        gone = f"-A FORWARD -s 10.123.0.2/32 -m comment --comment {tag} -j ACCEPT"
+        listed["filter"].append(gone)  # listed, but no longer there
+        monkeypatch.setattr(network, "saved_rules", lambda: listed)
+        assert network.remove_rules(tag) == 2
+        saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True)
+        assert tag not in saved.stdout
+    finally:
+        subprocess.run(
+            ["iptables", "-w", "5", "-t", "filter", "-D", *rule], capture_output=True, check=False
+        )
+
+
 def test_prune_removes_cgroups_no_record_names(env: dict[str, str]) -> None:
     """A cgroup under pyhost's parent that no record names (an older pyhost's, one made by
     hand) is nobody's: prune removes it."""
