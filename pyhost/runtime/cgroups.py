@@ -133,25 +133,22 @@ def _v1_paths(container_id: str) -> dict[str, str]:
     return paths
 
 
-def create(container_id: str, limits: Limits) -> Cgroup:
-    """Make the container's cgroup (at ``planned``'s paths) and write its limits; on failure
-    nothing is left."""
-    cg = Cgroup(version())
+def create(cg: Cgroup, limits: Limits) -> None:
+    """Make the cgroup ``planned`` named and write its limits; on failure nothing is left."""
     try:
         if cg.version == 2:
-            _create_v2(cg, container_id, limits)
+            _create_v2(cg.paths["unified"], limits)
         else:
-            _create_v1(cg, container_id, limits)
+            _create_v1(cg.paths, limits)
     except OSError as e:
         remove(cg)
         raise RunError(
             f"cannot set up the container's cgroup: {e}",
             hint="pyhost run needs root (or a delegated cgroup) and writable cgroup files",
         ) from e
-    return cg
 
 
-def _create_v2(cg: Cgroup, container_id: str, limits: Limits) -> None:
+def _create_v2(path: str, limits: Limits) -> None:
     root = V2_ROOT
     available = set(_read(f"{root}/cgroup.controllers").split())
     wanted = [c for c in V2_CONTROLLERS if c in available]
@@ -163,9 +160,7 @@ def _create_v2(cg: Cgroup, container_id: str, limits: Limits) -> None:
         missing = [c for c in wanted if c not in enabled]
         if missing:
             _write(f"{level}/cgroup.subtree_control", " ".join(f"+{c}" for c in missing))
-    path = f"{parent}/{container_id}"
     os.mkdir(path)
-    cg.paths["unified"] = path
     if limits.memory is not None:
         _write(f"{path}/memory.max", str(limits.memory))
         if limits.memory_swap is not None and os.path.exists(f"{path}/memory.swap.max"):
@@ -183,8 +178,8 @@ def _create_v2(cg: Cgroup, container_id: str, limits: Limits) -> None:
         _write(f"{path}/pids.max", str(limits.pids) if limits.pids > 0 else "max")
 
 
-def _create_v1(cg: Cgroup, container_id: str, limits: Limits) -> None:
-    for controller, path in _v1_paths(container_id).items():
+def _create_v1(paths: dict[str, str], limits: Limits) -> None:
+    for controller, path in paths.items():
         parent = os.path.dirname(path)
         root = os.path.dirname(parent)
         cloned = False
@@ -195,10 +190,8 @@ def _create_v1(cg: Cgroup, container_id: str, limits: Limits) -> None:
         if controller == "cpuset":
             cloned = _clone_children(parent)
         os.mkdir(path)
-        cg.paths[controller] = path
         if controller == "cpuset" and not cloned:
             _copy_cpuset(parent, path)
-    paths = cg.paths
     if "memory" in paths and limits.memory is not None:
         _write(f"{paths['memory']}/memory.limit_in_bytes", str(limits.memory))
         swap_file = f"{paths['memory']}/memory.memsw.limit_in_bytes"
@@ -246,7 +239,7 @@ def _copy_cpuset(source: str, dest: str) -> None:
 
 
 def join(cg: Cgroup, pid: int) -> None:
-    """Move ``pid`` into every directory of the container's cgroup."""
+    """Move ``pid`` (0: the caller itself) into every directory of the container's cgroup."""
     for path in cg.paths.values():
         _write(f"{path}/cgroup.procs", str(pid))
 

@@ -405,10 +405,7 @@ def _start(
         plan.netns = _prepared_netns(spec)
 
         def make_cgroup() -> None:
-            made = cgroups.create(st.id, spec.limits)
-            if made.paths != plan.cgroup.paths:  # the hierarchies changed under us
-                cgroups.remove(made)
-                raise RunError("the cgroup hierarchies changed while the container started")
+            cgroups.create(cg, spec.limits)
 
         launch.block_forwarded()
         started = launch.spawn(plan, bridge, make_cgroup if root else None)

@@ -109,9 +109,7 @@ def exec_in(
 
 def _joiner(plan: launch.Plan, fds: list[tuple[int, int]], err_w: int) -> None:
     try:
-        for path in plan.cgroup.paths.values():
-            with open(f"{path}/cgroup.procs", "w") as f:
-                f.write("0")
+        cgroups.join(plan.cgroup, 0)
         for fd, flag in fds:
             linux.setns(fd, flag)
         linux.prctl(linux.PR_SET_PDEATHSIG, 9)

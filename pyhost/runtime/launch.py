@@ -17,7 +17,7 @@ import os
 import sys
 
 from pyhost.inspect.collect import jsonc
-from pyhost.runtime import capabilities, linux, rootfs
+from pyhost.runtime import capabilities, cgroups, linux, rootfs
 from pyhost.runtime.errors import CommandNotExecutable, CommandNotFound, RunError
 from pyhost.runtime.stdlite import signal, suppress
 
@@ -172,9 +172,7 @@ def spawn(
                 if hooks is not None:
                     hooks.attach(pid)
                 if late:
-                    for path in plan.cgroup.paths.values():
-                        with open(f"{path}/cgroup.procs", "w") as f:
-                            f.write(str(pid))
+                    cgroups.join(plan.cgroup, pid)
         except BaseException:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(started.waiter, 0)
@@ -463,9 +461,7 @@ class _FromSupervisor:
 
 def _setup(plan: Plan, up_w: int, go_r: int, hooks: Hooks | None) -> None:
     if not supervisor_joins(plan):
-        for path in plan.cgroup.paths.values():  # "0" = the writer itself
-            with open(f"{path}/cgroup.procs", "w") as f:
-                f.write("0")
+        cgroups.join(plan.cgroup, 0)
     flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
     if plan.network != "host" and plan.netns is not None:
         linux.setns(plan.netns, linux.CLONE_NEWNET)  # new, loopback up (runtime/netns.py)

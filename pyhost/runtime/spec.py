@@ -159,9 +159,10 @@ def parse_limits(
         wanted: set[int] = set()
         for part in cpuset.split(","):
             first, _, last = part.partition("-")
-            if int(last or first) < int(first):
+            low, high = int(first), int(last or first)
+            if high < low:
                 raise RunUsageError(f"invalid --cpuset-cpus {cpuset!r}: {part} is backwards")
-            wanted.update(range(int(first), int(last or first) + 1))
+            wanted.update(range(low, high + 1))
         usable = os.sched_getaffinity(0)
         if not wanted <= usable:
             raise RunUsageError(
