@@ -28,7 +28,6 @@ class Option:
         self,
         *flags: str,
         kind: str = VALUE,
-        dest: str | None = None,
         default: Any = None,
         type: Any = None,
         choices: tuple[str, ...] | None = None,
@@ -39,7 +38,7 @@ class Option:
     ) -> None:
         self.flags = flags
         self.kind = kind
-        self.dest = dest or next(f for f in flags if f.startswith("--"))[2:].replace("-", "_")
+        self.dest = next(f for f in flags if f.startswith("--"))[2:].replace("-", "_")
         self.default = [] if kind == APPEND and default is None else default
         if kind == FLAG and default is None:
             self.default = False

