@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pyhost"
@@ -29,6 +30,18 @@ def provision_cmd(inv: Path, known_hosts: Path, *extra: str) -> list[str]:
         str(known_hosts),
         *extra,
     ]
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    """Wall time in ms of one run, which must succeed."""
+    start = time.perf_counter()
+    res = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = (time.perf_counter() - start) * 1000
+    if res.returncode != 0:
+        sys.exit(
+            f"{' '.join(argv)} failed ({res.returncode}): {res.stderr.decode(errors='replace')}"
+        )
+    return elapsed
 
 
 def installed_venv(work: Path) -> tuple[str, str]:

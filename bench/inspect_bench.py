@@ -20,14 +20,13 @@ import os
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import installed_venv
+from benchlib import installed_venv, timed
 
 COUNTS = (1, 10, 30)
 MAX_CONTAINERS = 100
@@ -42,16 +41,6 @@ def lab_image(client: Any) -> str:
             if tag.startswith("pyhost-lab/"):
                 return str(tag)
     sys.exit("no pyhost-lab image here: run the lab tests once, or pass --image")
-
-
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    """Wall time in ms of one run, which must succeed."""
-    start = time.perf_counter()
-    res = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = (time.perf_counter() - start) * 1000
-    if res.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed: {res.stderr.decode(errors='replace')}")
-    return elapsed
 
 
 def measure(

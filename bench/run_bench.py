@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import compile_bytecode
+from benchlib import compile_bytecode, installed_venv, timed
 
 IMAGE = "pyhost-bench/busybox:latest"
 SETTLE_S = 0.3
@@ -42,16 +42,6 @@ def busybox_rootfs(root: Path) -> None:
         (root / "etc" / name).write_text("")
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    """Wall time in ms of one run."""
-    start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = (time.perf_counter() - start) * 1000
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.decode()}")
-    return elapsed
-
-
 def peak_rss(argv: list[str], env: dict[str, str]) -> int | None:
     """Peak RSS in KiB of the command and the children it waited for (GNU time's %M).
 
@@ -69,28 +59,6 @@ def peak_rss(argv: list[str], env: dict[str, str]) -> int | None:
         check=True,
     )
     return int(proc.stderr.strip().splitlines()[-1])
-
-
-def installed_venv(work: Path) -> tuple[str, str]:
-    """(python, pyhost script) of a fresh non-editable install of this checkout."""
-    venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = str(venv / "bin" / "python")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            python,
-            "install",
-            "-q",
-            "--no-deps",
-            str(Path(__file__).resolve().parent.parent),
-        ],
-        check=True,
-    )
-    return python, str(venv / "bin" / "pyhost")
 
 
 def _lend_pyroute2(python: str) -> None:

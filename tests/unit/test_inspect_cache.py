@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyhost.inspect.collect import cache, components
+from pyhost.inspect.collect import cache, components, fs
 from pyhost.inspect.collect.components import DockerCli
 
 pytestmark = pytest.mark.unit
@@ -81,9 +81,11 @@ def test_which_finds_what_shutil_finds(tmp_path: Path, monkeypatch: pytest.Monke
     (tmp_path / "b" / "tool").write_text("#!/bin/sh\n")
     (tmp_path / "b" / "tool").chmod(0o755)
     (tmp_path / "a" / "dir").mkdir()
-    monkeypatch.setenv("PATH", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
+    search = f"{tmp_path / 'a'}:{tmp_path / 'b'}"
+    monkeypatch.setenv("PATH", search)
     for name in ("tool", "dir", "missing"):
-        assert components.which(name) == shutil.which(name)
+        assert fs.which(name) == shutil.which(name)
+        assert fs.which(name, search) == shutil.which(name, path=search)  # dockerd's PATH
 
 
 def test_store_and_load(tmp_path: Path) -> None:

@@ -384,9 +384,25 @@ def test_namespace_inode_from_the_link_is_the_stat_inode() -> None:
     assert namespaces.ns_inode(999_999_999, "net") is None
 
 
-def test_v1_hierarchies_from_a_parsed_table_match_the_mount_table_reader() -> None:
+def test_v1_hierarchies_from_a_parsed_table_match_the_mount_table_reader(
+    tmp_path: Path,
+) -> None:
+    """On a recorded v1 table (co-mounted, elsewhere, a subtree, a cgroup2 beside them), and on
+    this host's, whatever its version."""
     from pyhost.inspect.collect import cgroups as collect_cgroups
     from pyhost.inspect.collect import mountinfo
 
+    text = (
+        "30 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct\n"
+        "31 25 0:27 / /cgroup/memory rw,nosuid - cgroup cgroup rw,memory\n"
+        "32 25 0:28 /docker/abc /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
+        "33 25 0:29 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+    )
+    (tmp_path / "mountinfo").write_text(text)
+    recorded = collect_cgroups.v1_mounts_of(mountinfo.parse(text))
+    assert recorded == collect_cgroups.v1_mounts(str(tmp_path / "mountinfo"))
+    assert recorded["memory"] == ("/cgroup/memory", "/")
+    assert recorded["cpu"] == recorded["cpuacct"] == ("/sys/fs/cgroup/cpu,cpuacct", "/")
+    assert recorded["pids"] == ("/sys/fs/cgroup/pids", "/docker/abc")
     table = mountinfo.read("self")
     assert collect_cgroups.v1_mounts_of(table) == collect_cgroups.v1_mounts("/proc/self/mountinfo")

@@ -23,8 +23,8 @@ from __future__ import annotations
 import os
 
 from . import jsonc
-from .fs import read_bytes
-from .proctable import read_stat
+from .fs import flag_values, read_bytes, read_pid, which
+from .proctable import cmdline, read_stat
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
 if TYPE_CHECKING:
@@ -82,38 +82,26 @@ def store(cache_dir: str | None, name: str, entry: dict[str, Any]) -> None:
             pass
 
 
-def _flag(argv: list[str], name: str) -> str | None:
+def _last(argv: list[str], name: str) -> str | None:
     """The last value of ``--name VALUE`` or ``--name=VALUE`` in a command line."""
-    value = None
-    for index, arg in enumerate(argv):
-        if arg == name and index + 1 < len(argv):
-            value = argv[index + 1]
-        elif arg.startswith(name + "="):
-            value = arg[len(name) + 1 :]
-    return value
+    values = flag_values(argv, name)
+    return values[-1] if values else None
 
 
-def _which(name: str, path: str) -> str | None:
-    for directory in path.split(":"):
-        candidate = os.path.join(directory or ".", name)
-        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
-            return candidate
-    return None
-
-
-def _dockerd_pid(peer: int | None, socket_path: str, proc: str) -> int | None:
-    """The dockerd answering ``socket_path``: the socket's peer when that is a dockerd, else
-    (socket activation: the peer is systemd) the default pidfile's, for the default socket."""
+def _dockerd(peer: int | None, socket_path: str, proc: str) -> tuple[int, int] | None:
+    """The dockerd answering ``socket_path`` (pid, start time): the socket's peer when that is
+    a dockerd, else (socket activation: the peer is systemd) the default pidfile's, for the
+    default socket."""
     candidates = [peer] if peer else []
     if os.path.realpath(socket_path) in {os.path.realpath(p) for p in DEFAULT_SOCKETS}:
-        try:
-            candidates.append(int(read_bytes(DOCKER_PIDFILE)))
-        except (OSError, ValueError):
-            pass
+        pid = read_pid(DOCKER_PIDFILE)
+        if pid is not None:
+            candidates.append(pid)
     for pid in candidates:
         try:
-            if read_stat(pid, proc)[1] == "dockerd":
-                return pid
+            stat = read_stat(pid, proc)
+            if stat[1] == "dockerd":
+                return pid, stat[2]
         except (OSError, ValueError, IndexError):
             continue
     return None
@@ -122,24 +110,22 @@ def _dockerd_pid(peer: int | None, socket_path: str, proc: str) -> int | None:
 def engine_key(socket_path: str, peer: int | None, proc: str = "/proc") -> list[object] | None:
     """The key of the engine's answers about itself (see the module's docstring); None where
     no key can be made that would change whenever they can."""
-    pid = _dockerd_pid(peer, socket_path, proc)
-    if pid is None:
+    found = _dockerd(peer, socket_path, proc)
+    if found is None:
         return None
+    pid, start = found
     try:
         boot = read_bytes(f"{proc}/sys/kernel/random/boot_id").decode().strip()
-        start = read_stat(pid, proc)[2]
         st = os.stat(f"{proc}/{pid}")
-        argv = [
-            a.decode(errors="replace") for a in read_bytes(f"{proc}/{pid}/cmdline").split(b"\0")
-        ]
+        argv = cmdline(pid, proc)
         environ = read_bytes(f"{proc}/{pid}/environ").split(b"\0")
     except (OSError, ValueError, IndexError):
         return None  # gone, or not ours to read
     if st.st_uid != 0 or any(a.lstrip("-").split("=")[0] in RUNTIME_SETTINGS for a in argv):
         return None  # rootless (its own config paths), or runtimes of its own
-    config_file = _flag(argv, "--config-file") or DAEMON_JSON
+    config_file = _last(argv, "--config-file") or DAEMON_JSON
     sockets = list(CONTAINERD_SOCKETS)
-    configured = _flag(argv, "--containerd")
+    configured = _last(argv, "--containerd")
     if configured:
         sockets.append(configured)
     try:
@@ -153,7 +139,7 @@ def engine_key(socket_path: str, peer: int | None, proc: str = "/proc") -> list[
     if isinstance(config.get("containerd"), str):
         sockets.append(config["containerd"])
     path = next((e[5:] for e in environ if e.startswith(b"PATH=")), None)
-    runc = _which("runc", path.decode(errors="replace")) if path is not None else None
+    runc = which("runc", path.decode(errors="replace")) if path is not None else None
     if runc is None:
         return None
     return [

@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 
 from . import cache, proctable
+from .fs import read_pid, which
 from .proctable import Proc
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
 if TYPE_CHECKING:
     from typing import Any
-
-PIDFILE = "/var/run/docker.pid"
 
 
 def exe(pid: int, proc: str = "/proc") -> str | None:
@@ -48,18 +47,10 @@ def in_host(table: dict[int, Proc], comm: str, host_pidns: tuple[int, int] | Non
     )
 
 
-def _pidfile(path: str) -> int | None:
-    try:
-        with open(path) as fh:
-            return int(fh.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
 def dockerd(table: dict[int, Proc], host_pidns: tuple[int, int] | None) -> Proc | None:
     """The dockerd of this host: the one in its pidfile when that is a dockerd, else the first."""
     found = in_host(table, "dockerd", host_pidns)
-    wanted = _pidfile(PIDFILE)
+    wanted = read_pid(cache.DOCKER_PIDFILE)
     return next((p for p in found if p.pid == wanted), found[0] if found else None)
 
 
@@ -70,15 +61,6 @@ def containerd(
     found = in_host(table, "containerd", host_pidns)
     child = next((p for p in found if daemon and p.ppid == daemon.pid), None)
     return child or (found[0] if found else None)
-
-
-def which(name: str) -> str | None:
-    """The executable ``name`` on PATH, as ``shutil.which`` finds it."""
-    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        path = os.path.join(directory or ".", name)
-        if os.access(path, os.X_OK) and not os.path.isdir(path):
-            return path
-    return None
 
 
 def parse_cli_version(out: str) -> str | None:
@@ -176,9 +158,10 @@ class DockerCli:
         return b"".join(chunks).decode(errors="replace")
 
 
-def docker_cli(cache_dir: str | None = None) -> dict[str, Any] | None:
-    """The docker CLI on PATH and its version (`docker --version` does not call the engine)."""
-    return DockerCli(cache_dir).result()
+def docker_cli() -> dict[str, Any] | None:
+    """The docker CLI on PATH and its version (`docker --version` does not call the engine),
+    found without a cache (where none was started ahead)."""
+    return DockerCli(None).result()
 
 
 def role(entry: Proc, index: int) -> str:

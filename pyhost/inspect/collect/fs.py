@@ -50,3 +50,35 @@ def pyhost_state_dir() -> str:
     """Where `pyhost run` keeps its records (the runtime's state root, read here by path)."""
     root = os.environ.get("PYHOST_STATE_ROOT") or "/run/pyhost"
     return os.path.join(root, "containers")
+
+
+def read_pid(path: str) -> int | None:
+    """The pid in a pidfile; None when absent or not a number."""
+    try:
+        return int(read_bytes(path))
+    except (OSError, ValueError):
+        return None
+
+
+def which(name: str, search_path: str | None = None) -> str | None:
+    """The executable ``name`` on ``search_path`` (default: this process's PATH), as
+    ``shutil.which`` finds it (whose import costs more than a whole lookup)."""
+    if search_path is None:
+        search_path = os.environ.get("PATH", os.defpath)
+    for directory in search_path.split(os.pathsep):
+        path = os.path.join(directory or ".", name)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None
+
+
+def flag_values(argv: list[str], *names: str) -> list[str]:
+    """The values of a long or short flag in ``--name=value`` and ``--name value`` forms."""
+    values = []
+    for i, arg in enumerate(argv):
+        for name in names:
+            if arg == name and i + 1 < len(argv):
+                values.append(argv[i + 1])
+            elif arg.startswith(name + "="):
+                values.append(arg[len(name) + 1 :])
+    return values

@@ -18,15 +18,16 @@ import os
 import socket
 import stat
 
-from . import cgroups, mountinfo, namespaces, security, storage
+from . import cache, cgroups, mountinfo, namespaces, security, storage
 from .engine import Engine, EngineUnavailable
+from .fs import flag_values
 
 TYPE_CHECKING = False  # typing costs ~6 ms of every collector run
 if TYPE_CHECKING:
     from typing import Any
 
 SCHEMA = "pyhost.audit-facts/1"
-DEFAULT_DAEMON_JSON = "/etc/docker/daemon.json"
+DEFAULT_DAEMON_JSON = cache.DAEMON_JSON
 DEFAULT_DATA_ROOT = "/var/lib/docker"
 DEFAULT_SOCKET = "/var/run/docker.sock"
 UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
@@ -59,18 +60,6 @@ def dockerd_processes(proc: str = "/proc") -> list[dict[str, Any]]:
             continue  # gone, or not ours to read
         found.append({"pid": int(entry), "uid": uid, "argv": argv})
     return sorted(found, key=lambda d: d["pid"])
-
-
-def flag_values(argv: list[str], *names: str) -> list[str]:
-    """The values of a long or short flag in ``--name=value`` and ``--name value`` forms."""
-    values = []
-    for i, arg in enumerate(argv):
-        for name in names:
-            if arg == name and i + 1 < len(argv):
-                values.append(argv[i + 1])
-            elif arg.startswith(name + "="):
-                values.append(arg[len(name) + 1 :])
-    return values
 
 
 def stat_path(path: str) -> dict[str, Any] | None:

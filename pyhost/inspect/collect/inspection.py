@@ -229,9 +229,10 @@ class Known(dict[str, str]):
     engine knows an id) only where one shares a namespace, which is rare; the list costs
     the engine ~5 ms with 30 containers."""
 
-    def __init__(self, given: dict[str, str], engine: Engine) -> None:
+    def __init__(self, given: dict[str, str], engine: Engine | None) -> None:
+        """``engine``: where to ask for the rest; None when ``given`` is the whole list."""
         super().__init__(given)
-        self.engine: Engine | None = engine
+        self.engine = engine
 
     def _ask(self) -> None:
         engine, self.engine = self.engine, None
@@ -634,7 +635,6 @@ def inspect_container(
     if kept is None or kept.get("key") != key:
         pending = (engine.send("/version"), engine.send("/info"))
         kept = None
-    record = _pyhost_record(query)
     host = HostView("/proc", kernel=False)  # while the engine answers
     config = None
     if guess is not None:
@@ -653,6 +653,7 @@ def inspect_container(
         except (EngineUnavailable, TargetError):
             for request in pending or ():
                 request.close()
+            record = _pyhost_record(query)  # not the engine's: a `pyhost run` container?
             if record is None:
                 raise
             return inspect_record(record, query, engine)
@@ -660,8 +661,7 @@ def inspect_container(
             config = engine.container(summary["Id"])
         except KeyError:
             raise TargetError(f"container {query!r} was removed while pyhost read it") from None
-        known = Known({s["Id"]: name_of(s) for s in summaries}, engine)
-        known.engine = None  # the whole list is in it
+        known = Known({s["Id"]: name_of(s) for s in summaries}, None)  # the whole list
     pid = int((config.get("State") or {}).get("Pid") or 0) or None
     ctx = Context(
         pid=pid,

@@ -42,10 +42,10 @@ def _refuse(obj: object) -> object:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-def _encoder() -> Any:
+def _encoder(sort_keys: bool = False) -> Any:
     """json.dumps's encoder: a fresh one per call, as json makes (circular-reference marks)."""
     return _json.make_encoder(
-        {}, _refuse, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True
+        {}, _refuse, _json.encode_basestring_ascii, None, ": ", ", ", sort_keys, False, True
     )
 
 
@@ -90,12 +90,6 @@ def load(f: IO[str] | IO[bytes]) -> Any:
     return loads(f.read())
 
 
-def _encoder_sorted() -> Any:
-    return _json.make_encoder(
-        {}, _refuse, _json.encode_basestring_ascii, None, ": ", ", ", True, False, True
-    )
-
-
 def dumps(obj: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
     """`json.dumps(obj, indent=indent, sort_keys=sort_keys)`, with json's other defaults
     (ASCII output; ", " and ": " separators, "," at line ends when indented)."""
@@ -109,7 +103,7 @@ def dumps(obj: Any, *, indent: int | None = None, sort_keys: bool = False) -> st
         return "".join(chunks)
     if isinstance(obj, str):
         return str(_json.encode_basestring_ascii(obj))
-    encoder = _encoder_sorted() if sort_keys else _encode()
+    encoder = _encode(sort_keys)
     return "".join(encoder(obj, 0))
 
 

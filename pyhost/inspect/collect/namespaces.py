@@ -118,13 +118,11 @@ def section(
     cg_version: int,
     sharers: dict[str, list[str]],
     nspid: list[int],
+    mine: dict[str, tuple[int, int] | None],
     proc: str = "/proc",
-    mine: dict[str, tuple[int, int] | None] | None = None,
 ) -> dict[str, Any]:
     """Every namespace type of the process, compared with the host and with other containers
-    (``mine``: its namespaces, where they were read already)."""
-    if mine is None:
-        mine = ns_ids(pid, proc)
+    (``mine``: its namespaces, as ns_ids read them)."""
     if not any(mine.values()) and not os.path.exists(f"{proc}/{pid}"):
         raise FileNotFoundError(f"{proc}/{pid}/ns")
     types = {

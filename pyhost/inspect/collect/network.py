@@ -268,20 +268,18 @@ def host_peer(iflink: int, sysfs: str = "/sys") -> dict[str, Any] | None:
     for name in names:
         if _read(f"{base}/{name}/ifindex") != str(iflink):
             continue
-        attrs = link(base, name)
-        if attrs["ifindex"] == iflink:
-            master = None
-            try:
-                master = os.path.basename(os.readlink(f"{base}/{name}/master"))
-            except OSError:
-                pass
-            return {
-                "name": name,
-                "ifindex": iflink,
-                "driver": ethtool_driver(name),
-                "master": master,
-                "mac": attrs["mac"],
-            }
+        master = None
+        try:
+            master = os.path.basename(os.readlink(f"{base}/{name}/master"))
+        except OSError:
+            pass
+        return {
+            "name": name,
+            "ifindex": iflink,
+            "driver": ethtool_driver(name),
+            "master": master,
+            "mac": _read(f"{base}/{name}/address"),
+        }
     return None
 
 
@@ -290,7 +288,7 @@ def interfaces(
     proc: str,
     sysfs: str,
     peer_lookup: bool,
-    addrs: dict[str, list[str]] | None = None,
+    addrs: dict[str, list[str]],
 ) -> list[dict[str, Any]]:
     """Each interface of the netns with counters, links, addresses and the host peer
     (``addrs``: the addresses, where they were read already)."""
@@ -298,8 +296,6 @@ def interfaces(
     links = sys_links(f"{proc}/{pid}/root/sys/class/net")
     if set(links) != set(counters):
         links = {}  # that sysfs belongs to another network namespace: do not trust it
-    if addrs is None:
-        addrs, _ = addresses(pid, proc)
     rows = []
     for name in sorted(counters):
         attrs = links.get(name) or dict.fromkeys(("ifindex", "iflink", "mac", "mtu", "state"))

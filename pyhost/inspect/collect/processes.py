@@ -76,7 +76,7 @@ def section(
     if host_pidns or ident is None:
         members, scope = descendants(pid, table), "descendants"
     else:
-        members = proctable.same_namespace(table, "pid", ident, host=False)
+        members = proctable.same_namespace(table, "pid", ident)
         scope = "pid namespace"
     ordered = tree(members)
     return {

@@ -217,16 +217,12 @@ def ancestors(pid: int, table: dict[int, Proc], proc: str = "/proc") -> list[Pro
     return chain
 
 
-def same_namespace(
-    table: dict[int, Proc], kind: str, ident: tuple[int, int], *, host: bool = True
-) -> list[Proc]:
-    """Every process in the namespace ``ident`` of type ``kind``; ``host`` False says that
-    it is not one of the host's, where no kernel thread can be (they all live in the
-    initial namespaces): their links are not read."""
+def same_namespace(table: dict[int, Proc], kind: str, ident: tuple[int, int]) -> list[Proc]:
+    """Every process in a container's namespace ``ident`` of type ``kind``: not one of the
+    host's, where no kernel thread can be (they all live in the initial namespaces), so
+    theirs are not read."""
     return [
-        entry
-        for entry in table.values()
-        if (host or not entry.kernel) and entry.in_namespace(kind, ident)
+        entry for entry in table.values() if not entry.kernel and entry.in_namespace(kind, ident)
     ]
 
 
@@ -273,7 +269,7 @@ def sharing_containers(
     ``known`` is looked up only for processes that share a namespace.
     """
     targets = {k: v for k, v in mine.items() if v is not None and v != host.get(k)}
-    kinds = [k for k in NS_TYPES if k in targets]
+    kinds = list(targets)
     found: dict[str, set[str]] = {kind: set() for kind in NS_TYPES}
     for entry in container_candidates(table) if kinds else ():
         if entry.kernel:
@@ -286,7 +282,7 @@ def sharing_containers(
             continue  # in no container, or in this one alone
         # which container the process is in, only where it shares something (``known`` may
         # have to ask the engine)
-        ident = entry.container(known) if shared else None
+        ident = entry.container(known)
         if ident is None or ident == own:
             continue
         for kind in shared:
